@@ -1,0 +1,7 @@
+"""snnbench: spiking neural networks from standard parts, and a benchmark against ANNs.
+
+Tensors are time-first, ``[T, B, ...]``. Every neuron, encoder and learning rule is a pure
+function (explicit state in, state out) with a thin ``torch.nn.Module`` wrapper.
+"""
+
+__version__ = "0.1.0"
