@@ -1,0 +1,164 @@
+r"""Adaptive-threshold LIF (homeostasis of Diehl & Cook 2015): functional core.
+
+Each neuron carries an extra threshold ``theta`` that rises at every spike and decays
+slowly, so a neuron that fires a lot becomes harder to excite:
+
+.. code-block:: text
+
+    h_t     = beta * v_{t-1} + x_t                 beta = exp(-dt / tau_mem)
+    thr_t   = threshold + theta_{t-1}
+    s_t     = Theta(h_t - thr_t)
+    v_t     = reset(h_t, s_t)                      soft: h_t - thr_t * s_t; hard: v_reset
+    theta_t = theta_{t-1} * theta_decay + theta_plus * s_t
+                                                   theta_decay = exp(-dt / tau_theta)
+
+``dt``, ``tau_mem`` and ``tau_theta`` in ms; ``theta`` and ``theta_plus`` in threshold units.
+Refractory steps behave as in :mod:`snnbench.neurons.lif`; ``theta`` keeps decaying.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from .._validation import check_positive, check_range, check_tensor
+from .lif import (
+    TensorLike,
+    _check_common,
+    _check_seq,
+    _check_state_shape,
+    _core_step,
+    beta_from_tau,
+)
+from .surrogate import ATan, Surrogate
+
+
+class ALIFParams(NamedTuple):
+    """Adaptive LIF parameters; ``theta_decay = exp(-dt / tau_theta)`` per step."""
+
+    beta: TensorLike
+    threshold: TensorLike = 1.0
+    theta_plus: float = 0.05
+    theta_decay: float = 1.0
+    reset: str = "soft"
+    v_reset: float = 0.0
+    refractory_steps: int = 0
+    surrogate: Surrogate = ATan(2.0)
+    detach_reset: bool = False
+
+    @classmethod
+    def from_tau(
+        cls, tau_mem: float, tau_theta: float, dt: float = 1.0, **kwargs
+    ) -> ALIFParams:
+        """``beta = exp(-dt/tau_mem)``, ``theta_decay = exp(-dt/tau_theta)`` (all in ms).
+
+        Diehl & Cook 2015 use ``tau_theta = 1e7`` ms: theta barely decays within a run.
+        """
+        return cls(
+            beta=beta_from_tau(tau_mem, dt),
+            theta_decay=theta_decay_from_tau(tau_theta, dt),
+            **kwargs,
+        )
+
+
+class ALIFState(NamedTuple):
+    """Post-reset membrane ``v``, adaptive threshold ``theta`` and refractory counter."""
+
+    v: torch.Tensor
+    theta: torch.Tensor
+    refractory: torch.Tensor
+
+
+def theta_decay_from_tau(tau_theta: float, dt: float = 1.0) -> float:
+    """``exp(-dt / tau_theta)``; both in ms, both > 0."""
+    tau_theta = check_positive("tau_theta", tau_theta)
+    dt = check_positive("dt", dt)
+    return math.exp(-dt / tau_theta)
+
+
+def alif_initial_state(x: torch.Tensor) -> ALIFState:
+    """Rest: ``v = 0``, ``theta = 0``, not refractory; shaped like one step ``x``."""
+    return ALIFState(
+        torch.zeros_like(x),
+        torch.zeros_like(x),
+        torch.zeros(x.shape, dtype=torch.int32, device=x.device),
+    )
+
+
+def check_alif_params(p: ALIFParams) -> ALIFParams:
+    """Validate every field of ``p``; return it unchanged."""
+    if not isinstance(p, ALIFParams):
+        raise ValueError(f"p must be ALIFParams, got {type(p).__name__}")
+    _check_common(p)
+    check_positive("theta_plus", p.theta_plus, allow_zero=True)
+    check_range("theta_decay", p.theta_decay, 0.0, 1.0)
+    return p
+
+
+def _prepare_state(state: ALIFState | None, x: torch.Tensor) -> ALIFState:
+    if state is None:
+        return alif_initial_state(x)
+    if not isinstance(state, tuple) or len(state) != 3:
+        raise ValueError(
+            f"state must be ALIFState(v, theta, refractory) or None, got {type(state).__name__}"
+        )
+    v, theta, ref = state
+    if ref is None:
+        ref = torch.zeros(x.shape, dtype=torch.int32, device=x.device)
+    for name, t in (("state.v", v), ("state.theta", theta), ("state.refractory", ref)):
+        _check_state_shape(name, t, x.shape)
+    return ALIFState(v, theta, ref)
+
+
+def _alif_core(x, state: ALIFState, p: ALIFParams):
+    v, theta, ref = state
+    thr = p.threshold + theta
+    s, h, v, ref = _core_step(
+        x, v, ref, p.beta, thr, p.reset, float(p.v_reset), p.refractory_steps,
+        p.surrogate, p.detach_reset,
+    )
+    theta = theta * p.theta_decay + p.theta_plus * s
+    return s, h, ALIFState(v, theta, ref)
+
+
+def alif_step(
+    x: torch.Tensor, state: ALIFState | None, p: ALIFParams, *, validate: bool = True
+) -> tuple[torch.Tensor, ALIFState]:
+    """Advance one step; ``x`` ``[B, ...]``. Returns ``(spikes, new_state)``.
+
+    ``validate=False`` skips the argument checks (for hot loops that checked once)."""
+    if validate:
+        check_tensor("x", x, min_ndim=1)
+        check_alif_params(p)
+    s, _, new = _alif_core(x, _prepare_state(state, x), p)
+    return s, new
+
+
+def alif(
+    x_seq: torch.Tensor,
+    state: ALIFState | None = None,
+    p: ALIFParams | None = None,
+    *,
+    return_membrane: bool = False,
+):
+    """Run the adaptive LIF over ``x_seq`` ``[T, B, ...]``.
+
+    ``p`` defaults to ``ALIFParams(beta=0.9)``. Returns ``(spikes, state)`` or, with
+    ``return_membrane=True``, ``(spikes, state, membrane)`` (pre-reset ``h_t``).
+    """
+    _check_seq(x_seq)
+    p = ALIFParams(beta=0.9) if p is None else check_alif_params(p)
+    xs = x_seq.unbind(0)
+    st = _prepare_state(state, xs[0])
+    spikes, mems = [], []
+    for x in xs:
+        s, h, st = _alif_core(x, st, p)
+        spikes.append(s)
+        if return_membrane:
+            mems.append(h)
+    out = torch.stack(spikes)
+    if return_membrane:
+        return out, st, torch.stack(mems)
+    return out, st

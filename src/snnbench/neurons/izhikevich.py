@@ -1,0 +1,210 @@
+r"""Izhikevich (2003) simple spiking neuron: functional core.
+
+.. code-block:: text
+
+    dv/dt = 0.04 v^2 + 5 v + 140 - u + I      (v in mV, t in ms, I in the paper's units)
+    du/dt = a (b v - u)
+    if v >= v_peak (30 mV):  v <- c,  u <- u + d
+
+One call of :func:`izhikevich_step` advances ``dt`` ms using ``substeps`` forward-Euler
+steps of ``dt / substeps`` (default 1 ms in two 0.5 ms steps, as in the paper's own code,
+which halves the step for ``v`` because the quadratic term is stiff near the peak). The
+spike test is done after every substep with a surrogate on ``(v - v_peak) / v_scale``;
+the output is 1 when the neuron fired in any substep of the step.
+
+Presets (a, b, c, d) from Izhikevich 2003, Fig. 2: regular spiking (RS), intrinsically
+bursting (IB), chattering (CH, "bursting"), fast spiking (FS), low-threshold spiking (LTS),
+thalamo-cortical (TC), resonator (RZ).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from .._validation import check_choice, check_int, check_positive, check_tensor
+from .lif import TensorLike, _check_seq, _check_state_shape
+from .surrogate import ATan, Surrogate
+
+V_INIT = -65.0  # mV, the resting potential the paper starts every neuron from
+
+PRESETS: dict[str, tuple[float, float, float, float]] = {
+    "regular_spiking": (0.02, 0.2, -65.0, 8.0),
+    "intrinsically_bursting": (0.02, 0.2, -55.0, 4.0),
+    "chattering": (0.02, 0.2, -50.0, 2.0),
+    "fast_spiking": (0.1, 0.2, -65.0, 2.0),
+    "low_threshold_spiking": (0.02, 0.25, -65.0, 2.0),
+    "thalamo_cortical": (0.02, 0.25, -65.0, 0.05),
+    "resonator": (0.1, 0.26, -65.0, 2.0),
+}
+PRESETS["bursting"] = PRESETS["chattering"]
+
+
+class IzhikevichParams(NamedTuple):
+    """Izhikevich parameters; ``a, b, c, d`` may be floats or tensors broadcastable to the
+    neuron shape (a mixed population). ``dt`` in ms, ``v_peak``/``c``/``v_scale`` in mV."""
+
+    a: TensorLike = 0.02
+    b: TensorLike = 0.2
+    c: TensorLike = -65.0
+    d: TensorLike = 8.0
+    dt: float = 1.0
+    substeps: int = 2
+    v_peak: float = 30.0
+    v_scale: float = 10.0
+    surrogate: Surrogate = ATan(2.0)
+
+
+class IzhikevichState(NamedTuple):
+    """Membrane potential ``v`` (mV) and recovery variable ``u``."""
+
+    v: torch.Tensor
+    u: torch.Tensor
+
+
+def izhikevich_preset(name: str, **kwargs) -> IzhikevichParams:
+    """Params for a named cell class (see ``PRESETS``); ``kwargs`` override other fields."""
+    check_choice("preset", name, tuple(PRESETS))
+    a, b, c, d = PRESETS[name]
+    return check_izhikevich_params(IzhikevichParams(a=a, b=b, c=c, d=d, **kwargs))
+
+
+def regular_spiking(**kwargs) -> IzhikevichParams:
+    """RS cortical cell: tonic spiking with spike-frequency adaptation."""
+    return izhikevich_preset("regular_spiking", **kwargs)
+
+
+def intrinsically_bursting(**kwargs) -> IzhikevichParams:
+    """IB cell: an initial burst, then tonic single spikes."""
+    return izhikevich_preset("intrinsically_bursting", **kwargs)
+
+
+def chattering(**kwargs) -> IzhikevichParams:
+    """CH cell: repetitive bursts of closely spaced spikes."""
+    return izhikevich_preset("chattering", **kwargs)
+
+
+bursting = chattering
+
+
+def fast_spiking(**kwargs) -> IzhikevichParams:
+    """FS interneuron: high-frequency spiking with little adaptation."""
+    return izhikevich_preset("fast_spiking", **kwargs)
+
+
+def _check_finite(name: str, value: TensorLike) -> None:
+    if isinstance(value, torch.Tensor):
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} must be finite, got a tensor containing NaN/inf")
+        return
+    try:
+        ok = math.isfinite(float(value))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+def check_izhikevich_params(p: IzhikevichParams) -> IzhikevichParams:
+    """Validate every field of ``p``; return it unchanged."""
+    if not isinstance(p, IzhikevichParams):
+        raise ValueError(f"p must be IzhikevichParams, got {type(p).__name__}")
+    for name in ("a", "b", "c", "d", "v_peak"):
+        _check_finite(name, getattr(p, name))
+    check_positive("dt", p.dt)
+    check_int("substeps", p.substeps, minimum=1)
+    check_positive("v_scale", p.v_scale)
+    with torch.no_grad():
+        c_max = float(torch.as_tensor(p.c).max())
+    if c_max >= p.v_peak:
+        raise ValueError(f"c must be < v_peak={p.v_peak} mV (reset below the peak), got {p.c!r}")
+    if not isinstance(p.surrogate, Surrogate):
+        raise ValueError(
+            f"surrogate must be a Surrogate instance (use get_surrogate(name)), got {p.surrogate!r}"
+        )
+    return p
+
+
+def izhikevich_initial_state(x: torch.Tensor, p: IzhikevichParams) -> IzhikevichState:
+    """Paper's start: ``v = -65`` mV, ``u = b v``; shaped like one step ``x``."""
+    v = torch.full_like(x, V_INIT)
+    return IzhikevichState(v, p.b * v)
+
+
+def _prepare_state(state, x, p) -> IzhikevichState:
+    if state is None:
+        return izhikevich_initial_state(x, p)
+    if not isinstance(state, tuple) or len(state) != 2:
+        raise ValueError(f"state must be IzhikevichState(v, u) or None, got {type(state).__name__}")
+    _check_state_shape("state.v", state[0], x.shape)
+    _check_state_shape("state.u", state[1], x.shape)
+    return IzhikevichState(*state)
+
+
+def _izh_core(I: torch.Tensor, v: torch.Tensor, u: torch.Tensor, p: IzhikevichParams):
+    """One unchecked step of ``dt`` ms; returns ``(spikes, membrane_for_plots, v, u)``."""
+    h = p.dt / p.substeps
+    a, b, c, d = p.a, p.b, p.c, p.d
+    quiet = None  # product of (1 - s_k): 1 where no substep fired
+    for _ in range(p.substeps):
+        dv = 0.04 * v * v + 5.0 * v + 140.0 - u + I
+        du = a * (b * v - u)
+        v = v + h * dv
+        u = u + h * du
+        s = p.surrogate((v - p.v_peak) / p.v_scale)
+        v = v * (1.0 - s) + c * s
+        u = u + d * s
+        quiet = 1.0 - s if quiet is None else quiet * (1.0 - s)
+    spikes = 1.0 - quiet
+    # Plots show the spike as a line to v_peak, as in the paper's figures.
+    membrane = torch.where(spikes.detach() > 0, torch.full_like(v, p.v_peak), v)
+    return spikes, membrane, v, u
+
+
+def izhikevich_step(
+    I: torch.Tensor,
+    state: IzhikevichState | None,
+    p: IzhikevichParams,
+    *,
+    validate: bool = True,
+) -> tuple[torch.Tensor, IzhikevichState]:
+    """Advance ``p.dt`` ms with input current ``I`` ``[B, ...]``; returns ``(spikes, state)``.
+
+    ``validate=False`` skips the argument checks (for hot loops that checked once)."""
+    if validate:
+        check_tensor("I", I, min_ndim=1)
+        check_izhikevich_params(p)
+    v, u = _prepare_state(state, I, p)
+    s, _, v, u = _izh_core(I, v, u, p)
+    return s, IzhikevichState(v, u)
+
+
+def izhikevich(
+    x_seq: torch.Tensor,
+    state: IzhikevichState | None = None,
+    p: IzhikevichParams | None = None,
+    *,
+    return_membrane: bool = False,
+):
+    """Run over an input current ``x_seq`` ``[T, B, ...]`` (one step = ``p.dt`` ms).
+
+    ``p`` defaults to :func:`regular_spiking`. Returns ``(spikes, state)`` or, with
+    ``return_membrane=True``, ``(spikes, state, membrane)`` where the membrane is ``v`` in
+    mV after each step, drawn at ``v_peak`` on steps with a spike.
+    """
+    _check_seq(x_seq)
+    p = regular_spiking() if p is None else check_izhikevich_params(p)
+    xs = x_seq.unbind(0)
+    v, u = _prepare_state(state, xs[0], p)
+    spikes, mems = [], []
+    for x in xs:
+        s, m, v, u = _izh_core(x, v, u, p)
+        spikes.append(s)
+        if return_membrane:
+            mems.append(m)
+    out = torch.stack(spikes)
+    if return_membrane:
+        return out, IzhikevichState(v, u), torch.stack(mems)
+    return out, IzhikevichState(v, u)
