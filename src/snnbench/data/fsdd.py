@@ -1,0 +1,176 @@
+"""Free Spoken Digit Dataset (FSDD): 8 kHz recordings of spoken digits.
+
+Files ``{digit}_{speaker}_{index}.wav``; the official split puts recording index 0-4 in
+test (300 of 3,000) and 5-49 in train (2,700). Log-mel features are cached in
+:func:`~snnbench.data.paths.cache_dir` under a key made of the feature parameters and the
+bytes of every file read, so an edited, added or removed recording gives a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._validation import check_choice, check_int, check_positive
+from .audio import decode_wav, log_mel_spectrogram
+from .paths import cache_dir, default_data_root
+from .splits import RawData
+
+FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset"
+FILENAME = re.compile(r"^(\d)_([A-Za-z0-9-]+)_(\d+)\.wav$")
+TEST_INDICES = range(0, 5)
+FEATURES = ("logmel", "waveform")
+_CACHE_VERSION = 1  # bump when the feature computation changes
+
+
+def find_recordings(root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding the wavs: ``root/recordings``, ``root/fsdd/recordings`` or
+    ``root`` itself; default ``default_data_root()/fsdd/recordings``."""
+    base = Path(root).expanduser().resolve() if root is not None else default_data_root() / "fsdd"
+    for cand in (base / "recordings", base / "fsdd" / "recordings", base):
+        if cand.is_dir() and any(FILENAME.match(p.name) for p in cand.iterdir()):
+            return cand
+    raise ValueError(
+        f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) found in {base} "
+        f"(looked in {base / 'recordings'}, {base / 'fsdd' / 'recordings'} and {base}). "
+        f"Get them from {FSDD_URL} (folder recordings/) and pass root=<folder containing "
+        "recordings/>, or set SNNBENCH_DATA to a folder holding fsdd/recordings/"
+    )
+
+
+def list_recordings(folder: Path) -> list[tuple[Path, int, str, int]]:
+    """``(path, digit, speaker, index)`` for every well-named wav, sorted by
+    (digit, speaker, index); other files are ignored."""
+    out = []
+    for p in folder.iterdir():
+        m = FILENAME.match(p.name)
+        if m and p.is_file():
+            out.append((p, int(m.group(1)), m.group(2), int(m.group(3))))
+    out.sort(key=lambda r: (r[1], r[2], r[3]))
+    return out
+
+
+def official_test_mask(recs: list[tuple[Path, int, str, int]]) -> np.ndarray:
+    """Official split: True for recordings with index 0-4 (test), False for 5-49 (train)."""
+    return np.array([r[3] in TEST_INDICES for r in recs], dtype=bool)
+
+
+def _cache_key(params: dict, names: list[str], blobs: list[bytes]) -> str:
+    h = hashlib.sha256(repr((_CACHE_VERSION, sorted(params.items()))).encode())
+    for name, blob in zip(names, blobs):
+        h.update(name.encode())
+        h.update(len(blob).to_bytes(8, "little"))
+        h.update(blob)
+    return h.hexdigest()[:32]
+
+
+def _read_cache(path: Path, names: list[str], n_mels: int) -> list[np.ndarray] | None:
+    """Features from a cache file, or None if it is absent, unreadable or inconsistent."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            feats, lengths, cached_names = z["features"], z["lengths"], z["names"]
+        ok = (
+            feats.ndim == 2 and feats.shape[1] == n_mels and lengths.ndim == 1
+            and int(lengths.sum()) == feats.shape[0] and (lengths > 0).all()
+            and cached_names.tolist() == names and bool(np.isfinite(feats).all())
+        )
+    except Exception:  # a truncated/corrupt npz raises many types; recompute in every case
+        return None
+    if not ok:
+        return None
+    return np.split(feats, np.cumsum(lengths)[:-1])
+
+
+def _write_cache(path: Path, names: list[str], feats: list[np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f, features=np.concatenate(feats).astype(np.float32),
+                lengths=np.array([len(a) for a in feats], dtype=np.int64),
+                names=np.array(names),
+            )
+        os.replace(tmp, path)  # atomic: a reader never sees a half-written file
+    except OSError as err:
+        warnings.warn(f"could not write the feature cache {path}: {err}", stacklevel=3)
+
+
+def fsdd_features(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    features: str = "logmel",
+    n_mels: int = 40,
+    win_ms: float = 25.0,
+    hop_ms: float = 10.0,
+    cache: bool = True,
+) -> tuple[list[np.ndarray], list[tuple[Path, int, str, int]]]:
+    """Per-recording features, ``[frames, n_mels]`` (log-mel) or ``[samples, 1]``
+    (waveform in [-1, 1]), and the recording list they belong to."""
+    check_choice("features", features, FEATURES)
+    n_mels = check_int("n_mels", n_mels, minimum=1)
+    check_positive("win_ms", win_ms)
+    check_positive("hop_ms", hop_ms)
+    recs = list_recordings(find_recordings(root))
+    names = [r[0].name for r in recs]
+    blobs = [r[0].read_bytes() for r in recs]
+    if features == "waveform":
+        return [decode_wav(b, str(r[0]))[0][:, None] for b, r in zip(blobs, recs)], recs
+    params = {"features": features, "n_mels": n_mels, "win_ms": float(win_ms), "hop_ms": float(hop_ms)}
+    path = cache_dir() / f"fsdd-{features}-{_cache_key(params, names, blobs)}.npz"
+    if cache:
+        hit = _read_cache(path, names, n_mels)
+        if hit is not None:
+            return hit, recs
+    feats = []
+    for blob, rec in zip(blobs, recs):
+        samples, rate = decode_wav(blob, str(rec[0]))
+        feats.append(
+            log_mel_spectrogram(samples, rate, n_mels, win_ms=win_ms, hop_ms=hop_ms).numpy()
+        )
+    if cache:
+        _write_cache(path, names, feats)
+    return feats, recs
+
+
+def load_fsdd_raw(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    features: str = "logmel",
+    n_mels: int = 40,
+    win_ms: float = 25.0,
+    hop_ms: float = 10.0,
+    cache: bool = True,
+) -> RawData:
+    """FSDD as a time series ``[frames, n_mels]`` per recording (``features="logmel"``,
+    25 ms window, 10 ms hop, 40 bands) or ``[samples, 1]`` (``"waveform"``, 8 kHz).
+
+    Official split: recording index 0-4 test, 5-49 train. Labels are the spoken digit.
+    """
+    feats, recs = fsdd_features(
+        root, features=features, n_mels=n_mels, win_ms=win_ms, hop_ms=hop_ms, cache=cache
+    )
+    is_test = official_test_mask(recs)
+    y = np.array([r[1] for r in recs], dtype=np.int64)
+    if is_test.all() or not is_test.any():
+        raise ValueError(
+            f"FSDD folder {recs[0][0].parent} needs recordings with index 0-4 (test) and 5-49 "
+            f"(train); found only {'test' if is_test.all() else 'train'} recordings"
+        )
+    what = f"{n_mels} log-mel bands" if features == "logmel" else "raw 8 kHz waveform"
+    return RawData(
+        name="fsdd", kind="timeseries",
+        train_x=[f for f, t in zip(feats, is_test) if not t], train_y=y[~is_test],
+        test_x=[f for f, t in zip(feats, is_test) if t], test_y=y[is_test],
+        class_names=tuple(str(i) for i in range(10)),
+        description=f"Free Spoken Digit Dataset, {what} ({int((~is_test).sum())} train / {int(is_test.sum())} test)",
+        extra={"speakers": sorted({r[2] for r in recs})},
+    )

