@@ -1,0 +1,256 @@
+"""Typed experiment configuration (pydantic), loaded from YAML/TOML or a named preset.
+
+A *suite* is what one ``snnbench run`` executes: one or more experiments, each one dataset
+with several models (an SNN and the baselines matched to it) trained with the same budget,
+over several seeds. Everything is validated before any work starts; an invalid value gets
+an error naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
+SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the field and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    """Which dataset and split; see ``snnbench list`` for names."""
+
+    name: str = "digits"
+    root: str | None = Field(None, description="data folder for file-based sets (fsdd, wisdm, mnist, ...)")
+    val_fraction: float = Field(0.1, ge=0.0, lt=0.9)
+    options: dict[str, Any] = Field(default_factory=dict, description="extra loader options")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from ..data import list_datasets
+
+        names = list_datasets()
+        if v.lower() not in names and not v.lower().startswith("ucr:"):
+            raise ValueError(f"unknown dataset {v!r}; allowed: {sorted(names)} or 'ucr:<UEA/UCR name>'")
+        return v
+
+
+class ModelConfig(_Strict):
+    """One model of an experiment. ``match`` names an SNN of the same experiment whose
+    trainable-parameter count this baseline is sized to (within ``match_tolerance``)."""
+
+    name: str
+    type: ModelType
+    hidden: list[int] | None = Field(None, description="layer widths (GRU/LSTM: units per layer)")
+    match: str | None = None
+    match_tolerance: float = Field(0.05, gt=0, lt=1)
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to the model builder")
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and any(h <= 0 for h in v):
+            raise ValueError(f"every hidden size must be >= 1, got {v}")
+        return v
+
+    @property
+    def is_snn(self) -> bool:
+        return self.type in SNN_TYPES
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    delay_lr: float | None = Field(None, gt=0, description="learning rate of delay positions")
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw"] = "adam"
+    schedule: Literal["none", "cosine", "onecycle"] = "cosine"
+    early_stopping: int | None = Field(None, ge=1, description="patience in epochs on validation accuracy")
+    grad_clip: float | None = Field(None, gt=0)
+    eval_batch_size: int = Field(256, ge=1)
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    data: DataConfig = Field(default_factory=DataConfig)
+    models: list[ModelConfig]
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _check_models(self) -> ExperimentConfig:
+        names = [m.name for m in self.models]
+        if not names:
+            raise ValueError("an experiment needs at least one model")
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"model names must be unique within an experiment, repeated: {sorted(dup)}")
+        for m in self.models:
+            if m.match is None:
+                continue
+            target = next((o for o in self.models if o.name == m.match), None)
+            if target is None:
+                raise ValueError(f"model {m.name!r}: match={m.match!r} names no model; allowed: {names}")
+            if not target.is_snn or m.is_snn:
+                raise ValueError(f"model {m.name!r}: only a baseline can match an SNN, not {target.type} -> {m.type}")
+        return self
+
+
+class SuiteConfig(_Strict):
+    name: str
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    kind: Literal["surrogate", "stdp"] = "surrogate"
+    experiments: list[ExperimentConfig] = Field(default_factory=list)
+    stdp: dict[str, Any] | None = Field(None, description="STDP suite settings (kind='stdp')")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or any(s < 0 for s in v) or len(set(v)) != len(v):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers >= 0, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _has_work(self) -> SuiteConfig:
+        if self.kind == "surrogate" and not self.experiments:
+            raise ValueError("a surrogate-gradient suite needs at least one entry in 'experiments'")
+        if self.kind == "stdp" and self.stdp is None:
+            raise ValueError("kind='stdp' needs an 'stdp' section")
+        return self
+
+
+# ----------------------------------------------------------------------------- loading
+
+PRESET_DIR = Path(__file__).with_name("presets")
+
+
+def list_presets() -> dict[str, str]:
+    """Preset name -> one-line description."""
+    out = {}
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text()) or {}
+        out[path.stem] = str(raw.get("description", "")).strip().splitlines()[0] if raw.get("description") else ""
+    return out
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            raw = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml", ".json"):
+            raw = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"config file {str(path)!r}: use a .yaml, .yml, .json or .toml file")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    return raw
+
+
+def load_raw(spec: str) -> dict[str, Any]:
+    """A preset name or a path to a YAML/TOML file -> the raw (unvalidated) mapping."""
+    preset = PRESET_DIR / f"{spec}.yaml"
+    if preset.is_file():
+        return _read_file(preset)
+    path = Path(spec)
+    if path.suffix or path.exists():
+        return _read_file(path)
+    raise ConfigError(f"{spec!r} is neither a preset ({', '.join(sorted(list_presets()))}) nor a config file")
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values are YAML scalars/lists: ``5``, ``1e-3``, ``true``, ``[64, 64]``, ``lif``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _assign(tree: Any, keys: list[str], value: Any, full_key: str) -> None:
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(tree, list):
+            if not key.isdigit() or int(key) >= len(tree):
+                raise ConfigError(f"--set {full_key}: {key!r} is not an index of a list of {len(tree)}")
+            if last:
+                tree[int(key)] = value
+            else:
+                tree = tree[int(key)]
+        elif isinstance(tree, dict):
+            if last:
+                tree[key] = value
+            else:
+                tree = tree.setdefault(key, {})
+        else:
+            raise ConfigError(f"--set {full_key}: cannot descend into {key!r} (not a mapping)")
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides. Keys under ``train``, ``data`` and ``models`` apply
+    to every experiment of the suite (``models.0.hidden`` to the first model of each); other
+    keys (``seeds``, ``device``, ``experiments.1.train.epochs``, ``stdp.epochs``) to the suite."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        keys = key.strip().split(".")
+        value = _parse_value(text)
+        if keys[0] in ("train", "data", "models"):
+            for exp in raw.get("experiments", []):
+                _assign(exp, keys, value, key)
+        else:
+            _assign(raw, keys, value, key)
+    return raw
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "literal_error":
+            msg = f"{msg} (got {e.get('input')!r})"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown field; check the spelling against the preset files"
+        lines.append(f"  {loc}: {msg}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def validate_suite(raw: dict[str, Any]) -> SuiteConfig:
+    try:
+        return SuiteConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err)) from None
+
+
+def load_suite(spec: str, overrides: list[str] | None = None, seeds: int | None = None) -> SuiteConfig:
+    """Resolve a preset name or file, apply ``--set`` overrides and ``--seeds N``, validate."""
+    raw = apply_overrides(load_raw(spec), overrides or [])
+    if seeds is not None:
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+        raw["seeds"] = list(range(seeds))
+    return validate_suite(raw)

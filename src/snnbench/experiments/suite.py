@@ -1,0 +1,18 @@
+"""Dispatch a validated suite to its track (surrogate-gradient or STDP) and return the
+printed results table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import SuiteConfig
+from .runner import format_table, run_suite
+
+
+def execute_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True) -> str:
+    if suite.kind == "stdp":
+        from .stdp_runner import run_stdp_suite
+
+        return run_stdp_suite(suite, run_dir, progress=progress)
+    rows = run_suite(suite, run_dir, progress=progress)
+    return format_table(rows)

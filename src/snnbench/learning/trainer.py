@@ -1,0 +1,183 @@
+"""Backpropagation-through-time training with surrogate gradients (and plain training of
+ANN baselines): optimizer and schedule, one epoch, evaluation.
+
+Every source of randomness in an epoch (shuffling, stochastic encoders) is drawn from
+generators seeded by ``(seed, epoch)``, so epoch ``k`` does the same thing whether the run
+went straight through or was resumed from the checkpoint of epoch ``k - 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..data.batching import iterate_batches
+
+
+def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
+    """A CPU generator for one purpose (``stream``) of one epoch of one seed."""
+    g = torch.Generator()
+    g.manual_seed(((seed * 1_000_003 + epoch) * 16 + stream) % (2**63 - 1))
+    return g
+
+
+def split_parameters(model: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """(delay positions, everything else): delays learn at their own rate."""
+    delay_ids: set[int] = set()
+    for module in model.modules():
+        getter = getattr(module, "delay_parameters", None)
+        if callable(getter):
+            delay_ids.update(id(p) for p in getter())
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [p for p in params if id(p) in delay_ids], [p for p in params if id(p) not in delay_ids]
+
+
+def build_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
+    """Adam or AdamW from a :class:`~snnbench.experiments.config.TrainConfig`."""
+    delays, others = split_parameters(model)
+    groups: list[dict[str, Any]] = [{"params": others, "lr": cfg.lr}]
+    if delays:
+        groups.append({"params": delays, "lr": cfg.delay_lr or cfg.lr * 10, "weight_decay": 0.0})
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Any, steps_per_epoch: int):
+    """Per-batch schedule: cosine decay to 0 or one-cycle over all epochs; None for 'none'."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    if cfg.schedule == "onecycle":
+        max_lr = [g["lr"] for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total)
+    return None
+
+
+@dataclass
+class EpochResult:
+    loss: float
+    accuracy: float
+    seconds: float
+
+
+def train_one_epoch(
+    model: torch.nn.Module,
+    split: Any,
+    cfg: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None,
+    *,
+    seed: int,
+    epoch: int,
+    device: torch.device,
+    progress: bool = True,
+    desc: str = "",
+) -> EpochResult:
+    """One pass over ``split`` in a seeded random order; cross-entropy on the readout."""
+    model.train()
+    shuffle_gen = epoch_generator(seed, epoch, 0)
+    encode_gen = epoch_generator(seed, epoch, 1)
+    n_batches = math.ceil(len(split) / cfg.batch_size)
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    bar = tqdm(
+        iterate_batches(split, cfg.batch_size, shuffle=True, generator=shuffle_gen),
+        total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch",
+    )
+    for x, y, lengths in bar:
+        x, y = x.to(device), y.to(device)
+        lengths = lengths.to(device) if lengths is not None else None
+        logits = model(x, lengths=lengths, generator=encode_gen)
+        loss = F.cross_entropy(logits, y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at epoch {epoch + 1}; lower train.lr "
+                f"(now {cfg.lr}) or set train.grad_clip"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.item() * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return EpochResult(total_loss / max(seen, 1), correct / max(seen, 1), time.perf_counter() - start)
+
+
+def _layer_spike_rates(activity: dict[str, dict[str, torch.Tensor]], lengths: torch.Tensor | None) -> dict[str, tuple[float, int]]:
+    """Per layer: (sum of spikes over valid steps, number of neuron-steps counted)."""
+    out: dict[str, tuple[float, int]] = {}
+    for name, rec in activity.items():
+        spikes = rec.get("spikes")
+        if spikes is None:
+            continue
+        s = spikes.float()
+        if lengths is not None:
+            steps = torch.arange(s.shape[0], device=s.device)[:, None]
+            mask = (steps < lengths.to(s.device)[None, :]).to(s.dtype)
+            mask = mask.reshape(mask.shape + (1,) * (s.ndim - 2))
+            total = float((s * mask).sum())
+            count = int(mask.sum()) * int(s[0, 0].numel())
+        else:
+            total, count = float(s.sum()), s.numel()
+        out[name] = (total, count)
+    return out
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    split: Any,
+    *,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    record_activity: bool = False,
+) -> dict[str, Any]:
+    """Accuracy, mean loss and predictions; with ``record_activity`` also the mean spike
+    rate (spikes per neuron per time step) of every spiking layer."""
+    model.eval()
+    gen = epoch_generator(seed, 10**6, 2)  # evaluation noise is fixed per seed
+    can_record = record_activity and hasattr(model, "record")
+    if can_record:
+        model.record = True
+    loss_sum, correct, preds = 0.0, 0, []
+    sums: dict[str, list[float]] = {}
+    try:
+        for x, y, lengths in iterate_batches(split, batch_size, shuffle=False):
+            x, y = x.to(device), y.to(device)
+            lengths = lengths.to(device) if lengths is not None else None
+            logits = model(x, lengths=lengths, generator=gen)
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            pred = logits.argmax(1)
+            correct += int((pred == y).sum())
+            preds.append(pred.cpu())
+            if can_record:
+                for name, (total, count) in _layer_spike_rates(getattr(model, "last_activity", {}) or {}, lengths).items():
+                    acc = sums.setdefault(name, [0.0, 0])
+                    acc[0] += total
+                    acc[1] += count
+    finally:
+        if can_record:
+            model.record = False
+    n = max(len(split), 1)
+    result: dict[str, Any] = {
+        "accuracy": correct / n,
+        "loss": loss_sum / n,
+        "predictions": torch.cat(preds) if preds else torch.empty(0, dtype=torch.long),
+    }
+    if sums:
+        rates = {k: v[0] / max(v[1], 1) for k, v in sums.items()}
+        result["spike_rates"] = rates
+        result["mean_spike_rate"] = sum(v[0] for v in sums.values()) / max(sum(v[1] for v in sums.values()), 1)
+    return result
