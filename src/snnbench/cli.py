@@ -1,4 +1,4 @@
-"""Command line: ``snnbench list``, ``snnbench run``.
+"""Command line: ``snnbench list``, ``snnbench run``, ``snnbench report``.
 
 ``snnbench run PRESET|FILE [--set key=value ...] [--seeds N] [--out DIR]`` validates the
 whole config before any work, trains every model of every experiment for every seed into
@@ -47,7 +47,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"Running {suite.name} -> {run_dir}")
     table = execute_suite(suite, run_dir, progress=not args.no_progress)
     print(table)
-    print(f"\nRun folder: {run_dir}")
+    if not args.no_report:
+        from .report import write_report
+
+        report = write_report([run_dir], run_dir / "report.html", progress=not args.no_progress)
+        print(f"\nReport: {report}")
+    print(f"Run folder: {run_dir}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    run_dirs = [Path(d) for d in args.run_dirs]
+    for d in run_dirs:
+        if not (d / "config.yaml").is_file() and not any(d.glob("*/config.json")):
+            raise ConfigError(f"{str(d)!r} is not a snnbench run folder (no config.yaml)")
+    out = Path(args.out) if args.out else run_dirs[0] / "report.html"
+    path = write_report(run_dirs, out, compute_metrics=not args.no_metrics, progress=not args.no_progress)
+    print(f"Report: {path}")
     return 0
 
 
@@ -66,7 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
     p_run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     p_run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p_run.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
     p_run.set_defaults(func=_cmd_run)
+
+    p_rep = sub.add_parser("report", help="efficiency metrics and a self-contained HTML report of run folders")
+    p_rep.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p_rep.add_argument("--out", help="HTML file (default RUN_DIR/report.html; a .md summary is written beside it)")
+    p_rep.add_argument("--no-metrics", action="store_true", help="do not (re)measure operations and energy")
+    p_rep.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p_rep.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -53,7 +53,7 @@ def test_run_writes_folder_and_resume_equals_uninterrupted(tmp_path):
     broken = prepare_run_dir(suite, tmp_path / "broken")
     assert run_suite(suite, broken, progress=False, stop_after_epochs=1) == []
     assert not (broken / "digits" / "snn" / "seed0" / "final.json").exists()
-    assert main(["run", "--resume", str(broken), "--no-progress"]) == 0
+    assert main(["run", "--resume", str(broken), "--no-progress", "--no-report"]) == 0
 
     for model in ("snn", "mlp"):
         a = json.loads((straight / "digits" / model / "seed0" / "final.json").read_text())

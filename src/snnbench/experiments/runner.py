@@ -27,6 +27,7 @@ import yaml
 from ..data import load_dataset
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
 from ..models import build_model, count_parameters
+from ..synapses.delays import DelayedLinear, anneal_all, round_all_delays
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig, validate_suite
 
@@ -125,14 +126,12 @@ def train_model_seed(
         log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
 
     has_val = len(data.val) > 0
-    anneal = getattr(model, "anneal", None)
     while len(history) < cfg.epochs:
         epoch = len(history)
         if stop_after_epochs is not None and epoch >= stop_after_epochs:
             return RunResult(exp.name, data.info.name, m.name, m.type, seed, param_info["params"], float("nan"),
                              train_seconds, None, epoch, {"interrupted": True})
-        if callable(anneal):
-            anneal(epoch, cfg.epochs)
+        anneal_all(model, epoch, cfg.epochs)  # Gaussian delay kernels narrow over training
         res = train_one_epoch(
             model, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
             progress=progress, desc=f"{exp.name}/{m.name} s{seed} ep {epoch + 1}/{cfg.epochs}",
@@ -159,12 +158,13 @@ def train_model_seed(
 
     if cfg.early_stopping and best_state is not None:
         model.load_state_dict(best_state)
-    if hasattr(model, "round_delays"):
+    has_delays = any(isinstance(mod, DelayedLinear) for mod in model.modules())
+    if has_delays:  # report accuracy with Gaussian kernels, then with exact integer delays
         before = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device)
-        model.round_delays()
+        round_all_delays(model)
     test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device, record_activity=True)
     extra: dict[str, Any] = {k: v for k, v in param_info.items() if k != "params"}
-    if hasattr(model, "round_delays"):
+    if has_delays:
         extra["test_accuracy_before_rounding"] = before["accuracy"]
     if "spike_rates" in test:
         extra["spike_rates"] = test["spike_rates"]
@@ -298,5 +298,6 @@ def load_trained_model(run_dir: Path, experiment: str, model: str, seed: int) ->
     _, best = load_checkpoint(run_dir / exp.name / m.name / f"seed{seed}" / "checkpoint.safetensors", net)
     if exp.train.early_stopping and best is not None:
         net.load_state_dict(best)
+    round_all_delays(net)  # the reported test accuracy is the one with exact integer delays
     net.eval()
     return net, data

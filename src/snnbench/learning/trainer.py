@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data.batching import iterate_batches
+from ..synapses.delays import clamp_all_positions, split_delay_parameters
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -27,20 +28,10 @@ def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     return g
 
 
-def split_parameters(model: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
-    """(delay positions, everything else): delays learn at their own rate."""
-    delay_ids: set[int] = set()
-    for module in model.modules():
-        getter = getattr(module, "delay_parameters", None)
-        if callable(getter):
-            delay_ids.update(id(p) for p in getter())
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [p for p in params if id(p) in delay_ids], [p for p in params if id(p) not in delay_ids]
-
-
 def build_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
     """Adam or AdamW from a :class:`~snnbench.experiments.config.TrainConfig`."""
-    delays, others = split_parameters(model)
+    delays, others = split_delay_parameters(model)
+    others = [p for p in others if p.requires_grad]
     groups: list[dict[str, Any]] = [{"params": others, "lr": cfg.lr}]
     if delays:
         groups.append({"params": delays, "lr": cfg.delay_lr or cfg.lr * 10, "weight_decay": 0.0})
@@ -105,6 +96,7 @@ def train_one_epoch(
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
+        clamp_all_positions(model)  # learned delays stay inside [0, max_delay - 1]
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(y)
