@@ -1,0 +1,299 @@
+"""Diehl & Cook network: compiled simulation vs a torch reference, learning, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from snnbench.learning.stdp import STDPParams, stdp_delta, trace_step
+from snnbench.models.diehl_cook import (
+    GRID_CELLS,
+    DiehlCookConfig,
+    DiehlCookState,
+    assign_labels,
+    diehl_cook_preset,
+    encode_events,
+    grid_cell_config,
+    grid_configs,
+    init_state,
+    predict,
+    present,
+    respond,
+    run_diehl_cook,
+    train_epoch,
+)
+
+
+def _reference(cfg: DiehlCookConfig, W0, theta0, spikes):
+    """Step-by-step torch simulation of one presentation written from the equations, using
+    the generic rule of snnbench.learning.stdp ('set' traces). ``spikes`` [T, n_in] counts."""
+    W = torch.tensor(W0).clone()  # [in, N]
+    theta = torch.tensor(theta0).clone()
+    N = W.shape[1]
+    p = STDPParams(nu_pre=cfg.nu_pre, nu_post=cfg.nu_post, tau_pre=cfg.tau_pre,
+                   tau_post=cfg.tau_post, dt=cfg.dt, wmin=cfg.wmin, wmax=cfg.wmax,
+                   rule=cfg.rule, trace_mode="set")
+    dv = 1.0 if cfg.neuron == "if" else math.exp(-cfg.dt / cfg.tau_mem)
+    tp = cfg.theta_plus if cfg.neuron == "adaptive_lif" else 0.0
+    refr_steps = int(round(cfg.refrac_ms / cfg.dt))
+    v = torch.full((N,), cfg.v_rest, dtype=torch.float64)
+    refr = torch.zeros(N, dtype=torch.long)
+    x_pre = torch.zeros(W.shape[0], dtype=torch.float64)
+    x_post = torch.zeros(N, dtype=torch.float64)
+    counts = torch.zeros(N, dtype=torch.long)
+    for s_pre in torch.as_tensor(spikes, dtype=torch.float64):
+        x_pre = trace_step(x_pre, s_pre, cfg.tau_pre, cfg.dt, "set")
+        v = cfg.v_rest + (v - cfg.v_rest) * dv
+        active = refr == 0
+        v = torch.where(active, v + cfg.input_gain * (s_pre @ W), v)
+        refr = torch.where(active, refr, refr - 1)
+        over = v - (cfg.v_thresh + theta)
+        s_post = (over >= 0).double()
+        if cfg.one_spike and s_post.sum() > 1:
+            s_post = torch.zeros(N, dtype=torch.float64)
+            s_post[int(torch.argmax(over))] = 1.0
+        fired = s_post > 0
+        v = torch.where(fired, torch.full_like(v, cfg.v_reset), v)
+        refr = torch.where(fired, torch.full_like(refr, refr_steps), refr)
+        theta = theta + tp * s_post
+        n = s_post.sum()
+        v = v - cfg.inhibition_mv * (n - s_post)
+        counts += fired.long()
+        x_post = trace_step(x_post, s_post, cfg.tau_post, cfg.dt, "set")
+        dW = stdp_delta(W.T, s_pre, s_post, x_pre, x_post, p)
+        W = (W + dW.T).clamp(cfg.wmin, cfg.wmax)
+    theta = theta * math.exp(-(cfg.presentation_ms + cfg.rest_ms) / cfg.tau_theta) if tp else theta
+    return W.numpy(), theta.numpy(), counts.numpy()
+
+
+@pytest.mark.parametrize(
+    "rule,neuron,one_spike",
+    [("stdp", "adaptive_lif", True), ("hebbian", "lif", False), ("stdp", "if", False),
+     ("weight_dependent", "adaptive_lif", False)],
+)
+def test_compiled_presentation_matches_torch_reference(rule, neuron, one_spike):
+    cfg = DiehlCookConfig(n_inputs=12, n_neurons=4, presentation_ms=60, dt=0.5, rule=rule,
+                          neuron=neuron, one_spike=one_spike, nu_pre=0.01, nu_post=0.02,
+                          theta_plus=0.5, tau_theta=200.0, inhibition_mv=3.0, refrac_ms=2.0,
+                          v_thresh=-60.0, v_reset=-64.0, weight_norm=None)
+    g = np.random.default_rng(0)
+    T = cfg.num_steps
+    spikes = (g.random((T, cfg.n_inputs)) < 0.15).astype(np.int64)
+    spikes[10, 3] = 2  # two spikes of one input in one step count twice
+    ptr = np.concatenate([[0], np.cumsum(spikes.sum(1))]).astype(np.int64)
+    idx = np.concatenate([np.repeat(np.arange(cfg.n_inputs), spikes[t]) for t in range(T)]).astype(np.int64)
+    W0 = g.uniform(0.3, 0.7, (cfg.n_inputs, cfg.n_neurons))
+    th0 = g.uniform(0.0, 1.0, cfg.n_neurons)
+    st = DiehlCookState(weights=W0.copy(), theta=th0.copy())
+    counts, raster = present(cfg, st, ptr, idx, learn=True, record=True)
+    W_ref, th_ref, c_ref = _reference(cfg, W0, th0, spikes)
+    assert counts.sum() > 3  # the case exercises spikes, resets and inhibition
+    np.testing.assert_array_equal(counts, c_ref)
+    np.testing.assert_array_equal(raster.sum(0), c_ref)
+    # weight_dependent: the compiled loop applies depression before potentiation within a
+    # step (second-order difference nu_pre * nu_post); the others agree to rounding.
+    atol = 1e-3 if rule == "weight_dependent" else 1e-12
+    np.testing.assert_allclose(st.weights, W_ref, atol=atol)
+    np.testing.assert_allclose(st.theta, th_ref, atol=1e-12)
+    assert not np.allclose(W0, W_ref)
+
+
+def test_learning_off_changes_nothing():
+    cfg = DiehlCookConfig(n_inputs=16, n_neurons=5, presentation_ms=50, v_thresh=-62.0, v_reset=-64.0)
+    st = init_state(cfg, torch.Generator().manual_seed(0))
+    W0, th0 = st.weights.copy(), st.theta.copy()
+    ptr, idx = encode_events(cfg, np.ones(16), seed=1)
+    counts, _ = present(cfg, st, ptr, idx, learn=False)
+    assert counts.sum() > 0
+    np.testing.assert_array_equal(st.weights, W0)
+    np.testing.assert_array_equal(st.theta, th0)
+
+
+def test_encoding_statistics():
+    x = np.zeros(784)
+    x[:200] = 1.0
+    x[200:400] = 0.25
+    for enc in ("poisson", "bernoulli"):
+        cfg = DiehlCookConfig(encoding=enc, presentation_ms=350.0)
+        n = [len(encode_events(cfg, x, seed=s)[1]) for s in range(20)]
+        expect = (200 + 50) * 63.75 * 0.350  # rate (Hz) x duration (s)
+        sd = math.sqrt(expect / 20)
+        assert abs(np.mean(n) - expect) < 5 * sd
+    cfg = DiehlCookConfig(encoding="rank_order", presentation_ms=100.0)
+    xr = np.zeros(784)
+    xr[[5, 6, 7]] = [1.0, 0.5, 0.1]
+    ptr, idx = encode_events(cfg, xr, seed=0)
+    steps = np.repeat(np.arange(cfg.num_steps), np.diff(ptr))
+    assert dict(zip(idx.tolist(), steps.tolist())) == {5: 0, 6: 50, 7: 89}
+    # the same seed gives the same train
+    a = encode_events(DiehlCookConfig(), x, seed=3)
+    b = encode_events(DiehlCookConfig(), x, seed=3)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_assign_and_predict_hand_case():
+    counts = np.array([[5, 0, 1, 0], [4, 1, 0, 0], [0, 3, 0, 0], [1, 6, 2, 0]])
+    y = np.array([0, 0, 1, 1])
+    labels = assign_labels(counts, y, 3)
+    # neuron 0: class means (4.5, 0.5); neuron 1: (0.5, 4.5); neuron 2: (0.5, 1.0); neuron 3 silent
+    np.testing.assert_array_equal(labels, [0, 1, 1, -1])
+    pred = predict(np.array([[2, 0, 0, 9], [0, 2, 4, 0], [0, 0, 0, 0]]), labels, 3)
+    # class 2 has no neurons; class 1 = mean of neurons 1 and 2
+    np.testing.assert_array_equal(pred, [0, 1, 0])
+
+
+def _patterns(n_per=30, seed=0):
+    """Three non-overlapping bars of 12 of 36 inputs, with noisy intensities in [0.6, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.zeros(3, 36)
+    base[0, :12] = 1
+    base[1, 12:24] = 1
+    base[2, 24:] = 1
+    y = torch.arange(3).repeat(n_per)
+    x = (base[y] * (0.6 + 0.4 * torch.rand(len(y), 36, generator=g))).clamp(0, 1)
+    return x, y
+
+
+def test_small_network_separates_three_patterns_without_labels():
+    x, y = _patterns()
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=6, presentation_ms=100.0, weight_norm=6.0,
+                          max_rate_hz=200.0, inhibition_mv=30.0, theta_plus=0.1, epochs=2,
+                          nu_post=0.05, seed=0)
+    m = run_diehl_cook(cfg, x, y, x, y, None, progress=False)
+    W = m["state"].weights  # [36, 6]
+    labels = m["labels"]
+    assert set(labels[labels >= 0].tolist()) == {0, 1, 2}
+    assert m["test_accuracy"] == 1.0
+    # each labelled neuron's weight mass sits on its pattern's inputs (learned, not given)
+    for j, c in enumerate(labels):
+        if c >= 0:
+            own = W[12 * c: 12 * (c + 1), j].sum()
+            assert own > 0.8 * W[:, j].sum()
+
+
+def test_untrained_network_does_not_already_separate():
+    """Control for the test above: random weights and no learning do not give 100%."""
+    x, y = _patterns()
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=6, presentation_ms=100.0, weight_norm=6.0,
+                          max_rate_hz=200.0, inhibition_mv=30.0, theta_plus=0.1, seed=0)
+    g = torch.Generator().manual_seed(0)
+    st = init_state(cfg, g)
+    for j in range(6):
+        assert st.weights[:12, j].sum() < 0.6 * st.weights[:, j].sum()
+
+
+def test_online_assignment_and_eval_options_run():
+    x, y = _patterns(6)
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=6, presentation_ms=60.0, weight_norm=6.0,
+                          max_rate_hz=200.0, inhibition_mv=30.0, theta_plus=0.1, epochs=2,
+                          assign_from="train_online", eval_presentations=2,
+                          eval_inhibition_mv=10.0, eval_one_spike=False, nu_decay=0.5)
+    m = run_diehl_cook(cfg, x, y, x, y, None, progress=False)
+    assert len(m["test_accuracy_per_epoch"]) == 2
+    assert m["train_samples_per_s"][0] > 0 and m["eval_samples_per_s"][0] > 0
+    # two summed presentations give about twice the spikes of one
+    st = m["state"]
+    one = respond(cfg.model_copy(update={"eval_presentations": 1}), st, x, torch.Generator().manual_seed(0))
+    two = respond(cfg, st, x, torch.Generator().manual_seed(0))
+    assert 1.5 < two["counts"].sum() / one["counts"].sum() < 2.5
+
+
+def test_training_is_deterministic_and_normalises():
+    x, _ = _patterns(10)
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=4, presentation_ms=50.0, weight_norm=3.6)
+    out = []
+    for _ in range(2):
+        g = torch.Generator().manual_seed(5)
+        st = init_state(cfg, g)
+        r = train_epoch(cfg, st, x, g)
+        out.append((st.weights.copy(), st.theta.copy(), r["counts"]))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+    np.testing.assert_allclose(out[0][0].sum(0), 3.6, rtol=1e-12)
+    # learning-off responses in parallel are deterministic too
+    a = respond(cfg, DiehlCookState(weights=out[0][0], theta=out[0][1]), x, torch.Generator().manual_seed(1))
+    b = respond(cfg, DiehlCookState(weights=out[0][0], theta=out[0][1]), x, torch.Generator().manual_seed(1))
+    np.testing.assert_array_equal(a["counts"], b["counts"])
+
+
+def test_low_activity_repeats_with_higher_rate():
+    x = torch.zeros(2, 36)
+    x[:, :3] = 0.2  # far too weak to reach 5 spikes
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=3, presentation_ms=50.0, max_repeats=3)
+    st = init_state(cfg, torch.Generator().manual_seed(0))
+    r = train_epoch(cfg, st, x, torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(r["repeats"], [3, 3])
+
+
+def test_run_writes_files(tmp_path):
+    x, y = _patterns(4)
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=4, presentation_ms=40.0, weight_norm=3.6)
+    m = run_diehl_cook(cfg, x, y, x, y, tmp_path, progress=False)
+    for name in ("config.json", "metrics.json", "weights.safetensors", "receptive_fields.png",
+                 "assignment_histogram.png", "raster.png"):
+        assert (tmp_path / name).exists()
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["test_accuracy"] == m["test_accuracy"]
+    from safetensors.torch import load_file
+
+    w = load_file(tmp_path / "weights.safetensors")
+    assert w["weights"].shape == (4, 36)
+    np.testing.assert_allclose(w["weights"].numpy(), m["state"].weights.T, rtol=1e-6)
+    assert w["theta"].shape == (4,) and w["labels"].shape == (4,)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        (dict(nu_pre=-1e-4), "nu_pre"),
+        (dict(nu_post=-0.01), "nu_post"),
+        (dict(tau_pre=-20.0), "tau_pre"),
+        (dict(tau_post=0.0), "tau_post"),
+        (dict(tau_theta=-1.0), "tau_theta"),
+        (dict(wmin=1.0, wmax=0.5), "wmin"),
+        (dict(encoding="latency"), "encoding"),
+        (dict(n_neurons=0), "n_neurons"),
+    ],
+)
+def test_bad_config_names_the_field(kwargs, field):
+    with pytest.raises(ValidationError, match=field):
+        DiehlCookConfig(**kwargs)
+
+
+def test_wrong_image_size_is_a_clear_error():
+    cfg = DiehlCookConfig(n_neurons=2)
+    x = torch.rand(3, 1, 20, 20)
+    with pytest.raises(ValueError, match=r"x_train must have 784 values per sample"):
+        run_diehl_cook(cfg, x, torch.zeros(3), torch.rand(3, 784), torch.zeros(3), None, progress=False)
+    with pytest.raises(ValueError, match=r"x_test must be <= 1"):
+        run_diehl_cook(cfg, torch.rand(3, 784), torch.zeros(3), 2 * torch.ones(3, 784), torch.zeros(3),
+                       None, progress=False)
+
+
+def test_grid_has_27_valid_distinct_cells():
+    cells = grid_configs(n_neurons=10)
+    assert len(cells) == 27
+    assert len({(c.encoding, c.neuron, c.rule) for c in cells}) == 27
+    assert all(c.n_neurons == 10 for c in cells)
+    # every cell records why it has its setting, and the per-cell overrides are applied
+    assert all(reason for _, reason in GRID_CELLS.values() if _) and len(GRID_CELLS) == 27
+    ro = grid_cell_config("rank_order", "adaptive_lif", "stdp")
+    assert ro.presentation_ms == 50.0 and ro.theta_plus == 0.25 and ro.notes
+    assert "homeostatic" in GRID_CELLS[("poisson", "lif", "hebbian")][1]
+    with pytest.raises(ValueError, match="grid cell"):
+        grid_cell_config("latency", "lif", "stdp")
+
+
+def test_presets_build_valid_configs():
+    for n in (100, 400):
+        cfg = DiehlCookConfig(**diehl_cook_preset(n))
+        assert cfg.n_neurons == n and cfg.epochs == 3
+    assert DiehlCookConfig(**diehl_cook_preset(400)).theta_plus == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="n_neurons"):
+        diehl_cook_preset(0)
