@@ -132,8 +132,12 @@ class SuiteConfig(_Strict):
     def _has_work(self) -> SuiteConfig:
         if self.kind == "surrogate" and not self.experiments:
             raise ValueError("a surrogate-gradient suite needs at least one entry in 'experiments'")
-        if self.kind == "stdp" and self.stdp is None:
-            raise ValueError("kind='stdp' needs an 'stdp' section")
+        if self.kind == "stdp":
+            if self.stdp is None:
+                raise ValueError("kind='stdp' needs an 'stdp' section")
+            from .stdp_runner import build_stdp_configs
+
+            build_stdp_configs(self.stdp, self.seeds)  # every cell validated before any work
         return self
 
 
