@@ -186,7 +186,7 @@ def test_learns_known_delays_on_a_toy_task():
     layer.weight.requires_grad_(False)
     opt = torch.optim.Adam(layer.delay_parameters(), lr=0.1)
     g = _gen(8)
-    epochs, steps = 15, 20
+    epochs, steps = 10, 15
     for epoch in range(epochs):
         layer.anneal(epoch, epochs)
         for _ in range(steps):

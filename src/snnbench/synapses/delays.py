@@ -76,13 +76,23 @@ def _as_sigma(sigma: float | torch.Tensor) -> float:
     return check_positive("sigma", sigma, allow_zero=True)
 
 
+def _lag_sums(e: torch.Tensor, lags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(sum_j e_j, sum_j e_j l_j)`` over the last axis, shaped like ``e[..., 0]``."""
+    flat = e.reshape(-1, e.shape[-1])
+    # Two matrix-vector products: ~10x faster on CPU than .sum(-1) or a [N, K] @ [K, 2] matmul.
+    s0 = torch.mv(flat, torch.ones_like(lags)).view(e.shape[:-1])
+    s1 = torch.mv(flat, lags).view(e.shape[:-1])
+    return s0, s1
+
+
 class _GaussianDelayKernel(torch.autograd.Function):
     r"""``kernel[..., j] = w * g(lags[j]; d, sigma)`` with a hand-written backward.
 
     Autograd through the softmax formula stores several full-size intermediates for backward;
-    this stores only the unnormalised Gaussian ``e``.
-    With :math:`e_j = \exp(-((l_j-d)^2 - \delta^2)/2\sigma^2)` (:math:`\delta` = distance to
-    the nearest lag, so :math:`\max_j e_j = 1` and the sum never underflows),
+    this stores only the unnormalised Gaussian ``e`` and makes few passes over it (the lag
+    sums are matrix-vector products). With
+    :math:`e_j = \exp(-((l_j-d)^2 - \delta^2)/2\sigma^2)` (:math:`\delta` = distance to the
+    nearest lag, so :math:`\max_j e_j = 1` and the sum never underflows),
     :math:`S = \sum_j e_j`, :math:`g_j = e_j/S`, :math:`m = \sum_j g_j (l_j - d)`:
 
     .. math::
@@ -95,25 +105,27 @@ class _GaussianDelayKernel(torch.autograd.Function):
     def forward(ctx, weight, positions, sigma: float, lags):  # type: ignore[override]
         k_max = float(lags.numel() - 1)
         nearest = torch.round(positions.clamp(0.0, k_max))
-        delta2 = (positions - nearest).square_()
+        half_prec = 0.5 / (sigma * sigma)
+        offset = (positions - nearest).square_().mul_(half_prec).unsqueeze(-1)
         diff = lags - positions.unsqueeze(-1)  # [..., K]
-        e = diff.square().sub_(delta2.unsqueeze(-1)).mul_(-0.5 / (sigma * sigma)).exp_()
-        inv_s = e.sum(-1).reciprocal_()
-        mean = (e * diff).sum(-1).mul_(inv_s)
+        e = torch.addcmul(offset, diff, diff, value=-half_prec).exp_()
+        s0, s1 = _lag_sums(e, lags)
+        inv_s = s0.reciprocal_()
+        mean = s1.mul_(inv_s).sub_(positions)
         kernel = e * (weight * inv_s).unsqueeze(-1)
-        ctx.save_for_backward(weight, positions, lags, e, inv_s, mean)
+        ctx.save_for_backward(weight, positions, e, inv_s, mean, lags)
         ctx.sigma = sigma
         return kernel
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        weight, positions, lags, e, inv_s, mean = ctx.saved_tensors
-        ge = grad * e
-        a = ge.sum(-1).mul_(inv_s)  # sum_j G_j g_j
+        weight, positions, e, inv_s, mean, lags = ctx.saved_tensors
+        s0, s1 = _lag_sums(grad * e, lags)  # sum_j G_j e_j, sum_j G_j e_j l_j
+        a = s0.mul_(inv_s)  # sum_j G_j g_j
         grad_w = a if ctx.needs_input_grad[0] else None
         grad_d = None
         if ctx.needs_input_grad[1]:
-            b = ge.mul_(lags - positions.unsqueeze(-1)).sum(-1).mul_(inv_s)
+            b = s1.mul_(inv_s).sub_(positions * a)  # sum_j G_j g_j (l_j - d)
             grad_d = weight * (b - a * mean) / (ctx.sigma * ctx.sigma)
         return grad_w, grad_d, None, None
 
