@@ -4,6 +4,9 @@ Files ``{digit}_{speaker}_{index}.wav``; the official split puts recording index
 test (300 of 3,000) and 5-49 in train (2,700). Log-mel features are cached in
 :func:`~snnbench.data.paths.cache_dir` under a key made of the feature parameters and the
 bytes of every file read, so an edited, added or removed recording gives a new key.
+
+Spiking FSDD (registered as ``"fsdd-spikes"``): :func:`load_fsdd_spikes_raw` turns each
+recording into cochlea spikes ``[T, channels]`` (the SHD recipe), cached the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .._validation import check_choice, check_int, check_positive
 from .audio import decode_wav, log_mel_spectrogram
@@ -173,4 +177,117 @@ def load_fsdd_raw(
         class_names=tuple(str(i) for i in range(10)),
         description=f"Free Spoken Digit Dataset, {what} ({int((~is_test).sum())} train / {int(is_test.sum())} test)",
         extra={"speakers": sorted({r[2] for r in recs})},
+    )
+
+
+# -- spiking FSDD: cochlea spikes ---------------------------------------------------------
+
+SPIKE_SPIKINGS = ("lif", "delta")
+
+
+def fsdd_spike_trains(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    n_channels: int = 64,
+    dt: float = 10.0,
+    max_ms: float = 1000.0,
+    spiking: str = "lif",
+    tau_mem: float = 10.0,
+    gain: float = 1.5,
+    threshold: float = 1.0,
+    delta_threshold: float = 0.1,
+    cache: bool = True,
+) -> tuple[list[np.ndarray], list[tuple[Path, int, str, int]]]:
+    """Cochlea spike trains per recording, ``[T_i, channels]`` float32 0/1, and the
+    recording list.
+
+    Each 8 kHz recording goes through :class:`~snnbench.encoding.cochlea.CochleaEncoder`
+    (``n_channels`` gammatone channels on the ERB scale from 100 Hz to 3.6 kHz, envelopes
+    at one frame per ``dt`` ms, power-law compression, per-recording peak normalisation,
+    then one LIF unit per channel (``gain`` 1.5: ~18% of channel-frames spike), or delta up/down units giving ``2 n_channels``).
+    ``T_i = ceil(duration / dt)``, cropped to ``max_ms / dt`` frames (1 s keeps 99% of the
+    recordings whole). Cached like the log-mel features.
+    """
+    from ..encoding.cochlea import CochleaEncoder
+
+    n_channels = check_int("n_channels", n_channels, minimum=1)
+    dt = check_positive("dt", dt)
+    max_ms = check_positive("max_ms", max_ms)
+    spiking = check_choice("spiking", spiking, SPIKE_SPIKINGS)
+    max_steps = max(1, int(max_ms // dt))
+    recs = list_recordings(find_recordings(root))
+    names = [r[0].name for r in recs]
+    blobs = [r[0].read_bytes() for r in recs]
+    params = {
+        "features": "cochlea", "n_channels": n_channels, "dt": float(dt), "max_ms": float(max_ms),
+        "spiking": spiking, "tau_mem": float(tau_mem), "gain": float(gain),
+        "threshold": float(threshold), "delta_threshold": float(delta_threshold),
+    }
+    width = n_channels * (2 if spiking == "delta" else 1)
+    path = cache_dir() / f"fsdd-cochlea-{_cache_key(params, names, blobs)}.npz"
+    if cache:
+        hit = _read_cache(path, names, width)
+        if hit is not None:
+            return hit, recs
+    encoders: dict[int, CochleaEncoder] = {}
+    trains = []
+    for blob, rec in zip(blobs, recs):
+        samples, rate = decode_wav(blob, str(rec[0]))
+        enc = encoders.get(rate)
+        if enc is None:  # filters depend on the sample rate; FSDD is all 8 kHz
+            enc = encoders[rate] = CochleaEncoder(
+                float(rate), n_channels, dt=dt, spiking=spiking, tau_mem=tau_mem, gain=gain,
+                threshold=threshold, delta_threshold=delta_threshold,
+            )
+        spikes = enc(torch.as_tensor(np.asarray(samples, dtype=np.float32)))[:max_steps, 0]
+        trains.append(spikes.numpy().astype(np.float32))
+    if cache:
+        _write_cache(path, names, trains)
+    return trains, recs
+
+
+def load_fsdd_spikes_raw(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    n_channels: int = 64,
+    dt: float = 10.0,
+    max_ms: float = 1000.0,
+    spiking: str = "lif",
+    tau_mem: float = 10.0,
+    gain: float = 1.5,
+    threshold: float = 1.0,
+    delta_threshold: float = 0.1,
+    cache: bool = True,
+) -> RawData:
+    """Spiking FSDD (dataset ``"fsdd-spikes"``): cochlea spikes ``[T, channels]`` per
+    recording, the SHD recipe applied to FSDD (see :func:`fsdd_spike_trains`).
+
+    A ``"timeseries"`` dataset with lengths (``T = ceil(duration / dt)`` frames, at most
+    ``max_ms / dt``); official split (index 0-4 test). Note: :func:`~snnbench.data.load_dataset`
+    standardises every time-series channel with training statistics, so the 0/1 spikes
+    arrive as ``(s - mean_c) / std_c``, an affine map per channel that the first synapse
+    absorbs (spike <=> value > 0; padding is 0, i.e. below every spike value).
+    """
+    trains, recs = fsdd_spike_trains(
+        root, n_channels=n_channels, dt=dt, max_ms=max_ms, spiking=spiking, tau_mem=tau_mem,
+        gain=gain, threshold=threshold, delta_threshold=delta_threshold, cache=cache,
+    )
+    is_test = official_test_mask(recs)
+    if is_test.all() or not is_test.any():
+        raise ValueError(
+            f"FSDD folder {recs[0][0].parent} needs recordings with index 0-4 (test) and 5-49 "
+            f"(train); found only {'test' if is_test.all() else 'train'} recordings"
+        )
+    y = np.array([r[1] for r in recs], dtype=np.int64)
+    width = trains[0].shape[1]
+    return RawData(
+        name="fsdd-spikes", kind="timeseries",
+        train_x=[f for f, t in zip(trains, is_test) if not t], train_y=y[~is_test],
+        test_x=[f for f, t in zip(trains, is_test) if t], test_y=y[is_test],
+        class_names=tuple(str(i) for i in range(10)),
+        description=(
+            f"Spiking FSDD: {width} cochlea spike channels ({spiking}), {dt:g} ms steps "
+            f"({int((~is_test).sum())} train / {int(is_test.sum())} test)"
+        ),
+        extra={"speakers": sorted({r[2] for r in recs}), "dt_ms": float(dt), "standardise": False},
     )

@@ -100,6 +100,7 @@ class RawData:
     timeseries: ``x`` a sequence of ``[L_i, C]`` float arrays (NaN marks a missing value).
     tabular: ``x`` float array ``[N, F]`` (NaN marks a missing value).
     ``y`` int arrays of class indices into ``class_names``.
+    ``extra["standardise"] = False`` keeps a time series as it is (spike trains stay 0/1).
     """
 
     name: str
@@ -205,7 +206,7 @@ def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> Datas
 
     image: unchanged (already in [0, 1]).
     timeseries: per-channel ``z = (x - mean) / std`` over the valid steps of the training
-    split (std 0 -> 1), zero padded to the longest sequence of any split, with lengths.
+    split (std 0 -> 1; skipped when ``raw.extra["standardise"]`` is False), zero padded to the longest sequence of any split, with lengths.
     tabular: missing values -> training median, then ``(x - min) / (max - min)`` with
     training min/max (range 0 -> 0), clipped to [0, 1].
     """
@@ -237,6 +238,8 @@ def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> Datas
             mean = np.nan_to_num(np.nanmean(stacked, axis=0), nan=0.0)
             std = np.nan_to_num(np.nanstd(stacked, axis=0), nan=0.0)
         std = np.where(std > 0, std, 1.0)
+        if not raw.extra.get("standardise", True):  # spike trains: keep them binary
+            mean, std = np.zeros_like(mean), np.ones_like(std)
         max_len = max(len(s) for s in seqs_all + seqs_te)
         parts = []
         for seqs, y in ((seqs_tr, y_tr_all[tr_idx]), (seqs_va, y_tr_all[va_idx]), (seqs_te, y_te)):

@@ -6,6 +6,7 @@ generator=None) -> logits [B, K]``.
 
 from .ann import CNN, MLP, GRUClassifier, LSTMClassifier
 from .builder import MODEL_TYPES, build_model
+from .delay_snn import DelaySNN
 from .matching import count_parameters, match_baseline
 from .readout import get_masked_readout, lengths_to_mask
 from .snn import ConvSNN, FeedForwardSNN, LeakyIntegrator, RecurrentSNN, SpikingClassifier
@@ -18,6 +19,7 @@ __all__ = [
     "ConvSNN",
     "FeedForwardSNN",
     "RecurrentSNN",
+    "DelaySNN",
     "SpikingClassifier",
     "LeakyIntegrator",
     "count_parameters",

@@ -6,6 +6,8 @@
 ``"snn_ff"``          :class:`FeedForwardSNN` (``hidden`` required)
 ``"snn_conv"``        :class:`ConvSNN` (``channels`` default ``[12, 32]``)
 ``"snn_rec"``         :class:`RecurrentSNN` (``hidden`` required)
+``"snn_delay"``       :class:`DelaySNN`: feed-forward with learnable synaptic delays
+                      (``hidden`` required, ``max_delay`` default 25)
 ``"mlp"``             :class:`MLP` (``hidden`` required)
 ``"cnn"``             :class:`CNN` (``channels`` default ``[12, 32]``)
 ``"gru"``/``"lstm"``  :class:`GRUClassifier` / :class:`LSTMClassifier`
@@ -31,13 +33,15 @@ from torch import nn
 from .._validation import check_choice
 from .ann import CNN, MLP, GRUClassifier, LSTMClassifier, sequence_input_size
 from .matching import match_baseline
+from .delay_snn import DelaySNN
 from .snn import ConvSNN, FeedForwardSNN, RecurrentSNN
 
-MODEL_TYPES = ("snn_ff", "snn_conv", "snn_rec", "mlp", "cnn", "gru", "lstm")
+MODEL_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm")
 _CLASSES: dict[str, type[nn.Module]] = {
     "snn_ff": FeedForwardSNN,
     "snn_conv": ConvSNN,
     "snn_rec": RecurrentSNN,
+    "snn_delay": DelaySNN,
     "mlp": MLP,
     "cnn": CNN,
     "gru": GRUClassifier,
@@ -62,7 +66,7 @@ def _construct(kind: str, kwargs: dict[str, Any], info: Any) -> nn.Module:
         if "hidden" not in kwargs:
             raise ValueError(f"model spec of type {kind!r} needs 'hidden' (units per layer)")
         return cls(sequence_input_size(shape), num_classes=num_classes, **kwargs)
-    if kind in ("snn_ff", "snn_rec", "mlp") and "hidden" not in kwargs:
+    if kind in ("snn_ff", "snn_rec", "snn_delay", "mlp") and "hidden" not in kwargs:
         raise ValueError(f"model spec of type {kind!r} needs 'hidden' (list of layer widths)")
     if kind in ("snn_conv", "cnn"):
         kwargs.setdefault("channels", [12, 32])

@@ -1,0 +1,176 @@
+r"""Feed-forward SNN whose synapses carry learnable delays (DCLS-style Gaussian kernels).
+
+The layout is :class:`~snnbench.models.snn.FeedForwardSNN`'s with every ``nn.Linear``
+replaced by a :class:`~snnbench.synapses.delays.DelayedLinear`:
+
+.. code-block:: text
+
+    x [B, ...] --encoder--> [T, B, in] --(+ extra_steps of silence)-->
+        [DelayedLinear -> neurons] * len(hidden) --> DelayedLinear (or Linear) --> output
+        --> readout over the valid steps (each sample's length + extra_steps) --> logits
+
+A delayed synapse computes, per connection ``i -> o`` with weight :math:`w_{oi}` and delay
+position :math:`d_{oi}\in[0, K-1]` steps (``K = max_delay``; a step is the data's frame,
+e.g. ``dt`` ms),
+
+.. math::
+
+    I_t[o] = b_o + \sum_i w_{oi} \sum_{k=0}^{K-1} g_{oi}[k]\, x_{t-k}[i],
+
+``g`` a normalised Gaussian of width ``sigma`` (steps) centred on ``d``; sigma is annealed
+from ``sigma_init`` to ``sigma_final`` over the epochs (the experiment runner calls
+``anneal_all`` at each epoch start), and after training ``round_all_delays`` switches to
+exact integer delays. The neurons are the builders' (``lif`` by default):
+:math:`h_t = \beta v_{t-1} + I_t`, spike when :math:`h_t \ge \vartheta`, soft reset.
+
+Latency and padding: a delay postpones evidence by up to ``K - 1`` steps per layer, so
+without care the last frames of a recording would reach the output after the readout has
+stopped. ``forward`` therefore appends ``extra_steps`` (default ``K - 1``) zero frames
+(silence) and extends every sample's valid window by the same amount. A zero-padded series
+gives the same logits as the same series unpadded, as in the other SNN builders.
+
+Parameter count (what a baseline is matched to): the trainable parameters, i.e. weights,
+biases **and** delay positions (one position per connection), so a delayed layer counts
+about twice a plain one; a ``match``-ed GRU is sized to that total.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .._validation import check_int
+from ..synapses.delays import DelayedLinear
+from .ann import _widths
+from .snn import SpikingClassifier, make_neuron
+
+__all__ = ["DelaySNN"]
+
+
+class DelaySNN(SpikingClassifier):
+    """Fully connected SNN with a learnable delay per connection (see the module docstring).
+
+    Args:
+        input_shape: ``(L, C)`` time series (T = L, the usual case), ``(F,)`` or
+            ``(C, H, W)`` static inputs (encoded into ``num_steps`` steps).
+        hidden: hidden layer widths, e.g. ``[128, 128]``.
+        num_classes: number of classes.
+        max_delay: number of lags K of every delayed synapse (delays 0..K-1 steps).
+        neuron, neuron_kwargs, encoder, encoder_kwargs, num_steps, readout, output_beta:
+            as in :class:`~snnbench.models.snn.FeedForwardSNN`.
+        delay_output: give the output synapses delays too (default True, as in
+            Hammouamri et al. 2023); False makes the output layer a plain ``nn.Linear``.
+        bias: learn a bias per neuron in the delayed layers (default True, as the plain
+            feed-forward SNN's ``nn.Linear`` layers do).
+        delay_init: ``"uniform"`` (U[0, K-1]), ``"zero"`` or ``"constant"`` (``init_delay``).
+        init_delay: the delay (steps) for ``delay_init="constant"``.
+        sigma_init: initial Gaussian width in steps (default ``K / 2``).
+        sigma_final: width reached at the last epoch (steps, default 0.5).
+        sigma_schedule: ``"exponential"``, ``"linear"``, ``"cosine"`` or ``"constant"``.
+        extra_steps: zero frames appended after the input (default ``K - 1``), so that
+            delayed evidence from the last frames still reaches the readout.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        hidden: Sequence[int],
+        num_classes: int,
+        max_delay: int = 25,
+        neuron: str = "lif",
+        neuron_kwargs: dict[str, Any] | None = None,
+        encoder: str | None = None,
+        encoder_kwargs: dict[str, Any] | None = None,
+        num_steps: int | None = 25,
+        readout: str = "spike_count",
+        output_beta: float | None = None,
+        delay_output: bool = True,
+        bias: bool = True,
+        delay_init: str = "uniform",
+        init_delay: float = 0.0,
+        sigma_init: float | None = None,
+        sigma_final: float = 0.5,
+        sigma_schedule: str = "exponential",
+        extra_steps: int | None = None,
+    ) -> None:
+        super().__init__(
+            input_shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
+            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
+            readout=readout, output_beta=output_beta,
+        )
+        self.max_delay = check_int("max_delay", max_delay, minimum=1)
+        self.hidden = _widths("hidden", hidden)
+        if not isinstance(delay_output, bool):
+            raise ValueError(f"delay_output must be True or False, got {delay_output!r}")
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
+        self.delay_output = delay_output
+        self.extra_steps = (
+            self.max_delay - 1 if extra_steps is None
+            else check_int("extra_steps", extra_steps, minimum=0)
+        )
+        # A delayed copy of a constant input is not constant over the first K steps: the
+        # run-the-first-synapse-once shortcut of the base class does not apply.
+        self.constant_input = False
+        delay_kw = dict(
+            bias=bias, delay_init=delay_init, init_delay=init_delay, sigma_init=sigma_init,
+            sigma_final=sigma_final, schedule=sigma_schedule,
+        )
+        sizes = [math.prod(self.encoded_shape), *self.hidden]
+        self.fcs = nn.ModuleList(
+            DelayedLinear(a, b, self.max_delay, **delay_kw) for a, b in zip(sizes, sizes[1:])
+        )
+        self.neurons = nn.ModuleList(
+            make_neuron(self.neuron, (h,), self.neuron_kwargs) for h in self.hidden
+        )
+        self.out: nn.Module = (
+            DelayedLinear(sizes[-1], self.num_classes, self.max_delay, **delay_kw)
+            if delay_output else nn.Linear(sizes[-1], self.num_classes)
+        )
+        self.out_neurons = self._output_neurons(self.num_classes)
+
+    def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
+        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
+            yield f"fc{i + 1}", fc, nrn
+        yield "out", self.out, self.out_neurons
+
+    def delay_layers(self) -> list[DelayedLinear]:
+        """The delayed synapse layers in forward order."""
+        return [syn for _, syn, _ in self._layers() if isinstance(syn, DelayedLinear)]
+
+    def run(self, seq: Tensor) -> Tensor:
+        h = seq.flatten(2)
+        for name, syn, nrn in self._layers():
+            if isinstance(syn, DelayedLinear):
+                current, _ = syn(h)  # one conv1d over the whole [T, B, in] sequence
+            else:
+                current = syn(h)  # nn.Linear acts on the last dim of [T, B, in]
+            h = self._neuron_run(name, nrn, h, current)
+        return h
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Logits ``[B, K]``; ``extra_steps`` zero frames follow each sample's last valid step."""
+        if self.record:
+            self.last_activity = {}
+        seq, mask = self.encode(x, lengths, generator)
+        if self.extra_steps:
+            e = self.extra_steps
+            seq = torch.cat([seq, seq.new_zeros(e, *seq.shape[1:])], 0)
+            if mask is not None:
+                # mask is 1 on each sample's prefix t < L_b; prepending e ones shifts that
+                # prefix to t < L_b + e, the sample's window extended by e steps
+                mask = torch.cat([mask.new_ones(e, mask.shape[1]), mask], 0)
+        out = self.run(seq)
+        return self._readout_fn(out, mask)
+
+    def extra_repr(self) -> str:
+        return (
+            f"hidden={self.hidden}, max_delay={self.max_delay}, delay_output={self.delay_output}, "
+            f"extra_steps={self.extra_steps}, readout={self.readout!r}"
+        )
