@@ -222,6 +222,7 @@ def lif(
     p: LIFParams | None = None,
     *,
     return_membrane: bool = False,
+    fused: bool = True,
 ):
     """Run the LIF neuron over a time-first input ``x_seq`` ``[T, B, ...]``.
 
@@ -229,9 +230,21 @@ def lif(
     ``(spikes [T, B, ...], final_state)``, or ``(spikes, final_state, membrane)`` with
     ``return_membrane=True`` where ``membrane`` is the pre-reset ``h_t`` ``[T, B, ...]``.
     Passing ``final_state`` back continues the run exactly.
+
+    Without a refractory period, a scalar threshold and no membrane to return, the whole
+    sequence runs in one fused kernel (:func:`snnbench.neurons.fused.lif_multistep_fused`,
+    same values and gradients); ``fused=False`` forces the reference loop below.
     """
     _check_seq(x_seq)
     p = LIFParams(beta=0.9) if p is None else check_lif_params(p)
+    if fused and p.refractory_steps == 0 and not return_membrane and not isinstance(p.threshold, torch.Tensor):
+        from .fused import lif_multistep_fused
+
+        start = _prepare_state(state, x_seq.detach()[0])
+        spikes, v = lif_multistep_fused(
+            x_seq, start.v, p.beta, float(p.threshold), p.reset, float(p.v_reset), p.surrogate, p.detach_reset
+        )
+        return spikes, LIFState(v, start.refractory)
     xs = x_seq.unbind(0)  # unbind, not x[t]: indexing a grad tensor makes backward O(T^2)
     v, ref = _prepare_state(state, xs[0])
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)

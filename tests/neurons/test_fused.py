@@ -1,0 +1,297 @@
+"""Fused multi-step neurons against an independent autograd reference loop and closed forms."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from snnbench.neurons import fused
+from snnbench.neurons.fused import (
+    FusedLIF,
+    alif_multistep_fused,
+    if_multistep_fused,
+    lif_multistep_chunked,
+    lif_multistep_fused,
+)
+from snnbench.neurons.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
+
+BACKENDS = ["torch"] + (["numba"] if fused._HAVE_NUMBA else [])
+
+
+class Gauss(Surrogate):
+    """A surrogate the numba kernels do not know: exercises the precomputed-derivative path."""
+
+    name = "gauss"
+
+    def derivative(self, u):
+        return torch.exp(-((self.alpha * u) ** 2)) * self.alpha / math.sqrt(math.pi)
+
+    def primitive(self, u):
+        return 0.5 * (1 + torch.erf(self.alpha * u))
+
+
+def ref_lif(x, v0, beta, thr, reset, vr, sg, detach):
+    """Plain autograd loop over unbind(0): the definition in docs/architecture.md."""
+    v = torch.zeros_like(x[0]) if v0 is None else v0
+    out = []
+    for xt in x.unbind(0):
+        h = beta * v + xt
+        s = sg(h - thr)
+        r = s.detach() if detach else s
+        if reset == "soft":
+            v = h - thr * r
+        elif reset == "hard":
+            v = h * (1 - r) + vr * r
+        else:
+            v = h
+        out.append(s)
+    return torch.stack(out), v
+
+
+def ref_alif(x, v0, a0, beta, rho, thr, tplus, reset, vr, sg, detach):
+    v = torch.zeros_like(x[0]) if v0 is None else v0
+    a = torch.zeros_like(x[0]) if a0 is None else a0
+    out = []
+    for xt in x.unbind(0):
+        h = beta * v + xt
+        th = thr + a
+        s = sg(h - th)
+        r = s.detach() if detach else s
+        if reset == "soft":
+            v = h - th * r
+        elif reset == "hard":
+            v = h * (1 - r) + vr * r
+        else:
+            v = h
+        a = rho * a + tplus * s
+        out.append(s)
+    return torch.stack(out), v, a
+
+
+def _inputs(T=7, B=3, H=5, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(T, B, H, generator=g, dtype=dtype) * 1.2 - 0.1).requires_grad_()
+    v0 = (torch.rand(B, H, generator=g, dtype=dtype) * 0.5).requires_grad_()
+    beta = (0.6 + 0.35 * torch.rand(H, generator=g, dtype=dtype)).requires_grad_()
+    ws = torch.randn(T, B, H, generator=g, dtype=dtype)
+    wv = torch.randn(B, H, generator=g, dtype=dtype)
+    return x, v0, beta, ws, wv
+
+
+def _grads(out, inputs, ws, wv):
+    s, v = out[0], out[1]
+    loss = (s * ws).sum() + (v * wv).sum()
+    return torch.autograd.grad(loss, inputs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "reset,detach,sg",
+    [(r, d, sg) for r, d in itertools.product(["soft", "hard", "none"], [False, True])
+     for sg in [ATan(2.0)]]
+    + [("soft", False, FastSigmoid(5.0)), ("hard", False, Triangle(0.8)),
+       ("soft", False, Sigmoid(4.0)), ("hard", True, Gauss(1.5))],
+)
+def test_lif_matches_reference(backend, reset, detach, sg):
+    x, v0, beta, ws, wv = _inputs()
+    kw = dict(threshold=0.8, reset=reset, v_reset=-0.1, surrogate=sg, detach_reset=detach)
+    ref = ref_lif(x, v0, beta, 0.8, reset, -0.1, sg, detach)
+    got = lif_multistep_fused(x, v0, beta, backend=backend, **kw)
+    assert 0 < float(ref[0].detach().sum()) < ref[0].numel()  # some spikes, not all
+    torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+    torch.testing.assert_close(got[1], ref[1], rtol=1e-12, atol=1e-12)
+    gr = _grads(ref, (x, v0, beta), ws, wv)
+    gg = _grads(got, (x, v0, beta), ws, wv)
+    for a, b in zip(gg, gr):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float_beta_and_broadcast_v0(backend):
+    """Python-float beta, v0 broadcast from [H]; gradient of v0 is summed over the batch."""
+    x, _, _, ws, wv = _inputs(seed=1)
+    v0 = torch.full((5,), 0.3, dtype=torch.float64, requires_grad=True)
+    ref = ref_lif(x, v0.expand(3, 5), 0.9, 1.0, "soft", 0.0, ATan(2.0), False)
+    got = lif_multistep_fused(x, v0, 0.9, backend=backend)
+    torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+    gr = _grads(ref, (x, v0), ws, wv)
+    gg = _grads(got, (x, v0), ws, wv)
+    assert gg[1].shape == (5,)
+    for a, b in zip(gg, gr):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_values_identical_to_reference(backend):
+    """Same op order as the reference: float32 forward is bit-identical."""
+    x, v0, beta, ws, wv = _inputs(T=12, B=4, H=9, dtype=torch.float32, seed=2)
+    ref = ref_lif(x, v0, beta, 1.0, "soft", 0.0, ATan(2.0), False)
+    got = lif_multistep_fused(x, v0, beta, backend=backend)
+    assert torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+    gr = _grads(ref, (x, v0, beta), ws, wv)
+    gg = _grads(got, (x, v0, beta), ws, wv)
+    for a, b in zip(gg, gr):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset", ["soft", "hard", "none"])
+def test_gradcheck_membrane(backend, reset):
+    """With detach_reset the final membrane is piecewise smooth in (x, v0, beta): its exact
+    derivative (finite differences, float64) must equal the kernel's backward."""
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(6, 2, 3, generator=g, dtype=torch.float64) * 0.9).requires_grad_()
+    v0 = (torch.rand(2, 3, generator=g, dtype=torch.float64) * 0.4).requires_grad_()
+    beta = (0.5 + 0.4 * torch.rand(3, generator=g, dtype=torch.float64)).requires_grad_()
+
+    def f(x, v0, beta):
+        return lif_multistep_fused(x, v0, beta, 1.0, reset, 0.1, "atan", True, backend)[1]
+
+    assert torch.autograd.gradcheck(f, (x, v0, beta), eps=1e-7, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_closed_form_no_reset_and_if_counts(backend):
+    # reset none, constant input c: v_t = c (1 - beta^(t+1)) / (1 - beta)
+    c, beta, T = 0.3, 0.8, 10
+    x = torch.full((T, 1, 1), c, dtype=torch.float64)
+    s, v = lif_multistep_fused(x, None, beta, threshold=1.2, reset="none", backend=backend)
+    vt = c * (1 - beta ** torch.arange(1, T + 1, dtype=torch.float64)) / (1 - beta)
+    torch.testing.assert_close(v.flatten(), vt[-1:], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(s.flatten(), (vt >= 1.2).double())
+    # IF with soft reset and input 0.25 (exact in binary): a spike every 4th step
+    x = torch.full((16, 2, 3), 0.25, dtype=torch.float64)
+    s, v = if_multistep_fused(x, backend=backend)
+    expect = torch.tensor([(t + 1) % 4 == 0 for t in range(16)], dtype=torch.float64)
+    torch.testing.assert_close(s[:, 0, 0], expect)
+    assert float(s.sum()) == 4 * 6 and float(v.abs().max()) == 0.0
+
+
+def test_backends_agree_and_no_grad_path():
+    if "numba" not in BACKENDS:
+        pytest.skip("numba not installed")
+    x, v0, beta, _, _ = _inputs(T=9, B=2, H=2100, dtype=torch.float32, seed=4)  # > one block
+    a = lif_multistep_fused(x, v0, beta, reset="hard", backend="torch")
+    with torch.no_grad():
+        b = lif_multistep_fused(x, v0, beta, reset="hard", backend="numba")
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert fused.fused_backend(x) == "numba"
+    assert fused.fused_backend(x.half()) == "torch"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
+                                          ("none", False)])
+def test_alif_matches_reference(backend, reset, detach):
+    x, v0, beta, ws, wv = _inputs(T=8, seed=5)
+    g = torch.Generator().manual_seed(6)
+    a0 = (0.2 * torch.rand(3, 5, generator=g, dtype=torch.float64)).requires_grad_()
+    rho = (0.7 + 0.25 * torch.rand(5, generator=g, dtype=torch.float64)).requires_grad_()
+    wa = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    sg = ATan(2.0)
+    ref = ref_alif(x, v0, a0, beta, rho, 0.8, 0.15, reset, 0.0, sg, detach)
+    got = alif_multistep_fused(x, v0, a0, beta, rho, 0.8, 0.15, reset, 0.0, sg, detach, backend)
+    torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+    for a, b in zip(got[1:], ref[1:]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    ins = (x, v0, a0, beta, rho)
+    lr = (ref[0] * ws).sum() + (ref[1] * wv).sum() + (ref[2] * wa).sum()
+    lg = (got[0] * ws).sum() + (got[1] * wv).sum() + (got[2] * wa).sum()
+    for a, b in zip(torch.autograd.grad(lg, ins), torch.autograd.grad(lr, ins)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_chunked_matches_full(backend):
+    g = torch.Generator().manual_seed(7)
+    lin = torch.nn.Linear(4, 6).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.rand(6, 4, generator=g, dtype=torch.float64) * 0.6)
+    inp = torch.rand(11, 2, 4, generator=g, dtype=torch.float64)
+    beta = torch.full((6,), 0.85, dtype=torch.float64, requires_grad=True)
+    ws = torch.randn(11, 2, 6, generator=g, dtype=torch.float64)
+    params = (lin.weight, lin.bias, beta)
+    s1, v1 = lif_multistep_fused(lin(inp), None, beta, backend=backend)
+    s2, v2 = lif_multistep_chunked(inp, None, beta, chunk=4, pre=lin, backend=backend)
+    assert torch.equal(s1, s2) and torch.allclose(v1, v2, rtol=0, atol=1e-14)
+    g1 = torch.autograd.grad((s1 * ws).sum() + v1.sum(), params)
+    g2 = torch.autograd.grad((s2 * ws).sum() + v2.sum(), params)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_module_learn_beta():
+    torch.manual_seed(0)
+    m = FusedLIF(4, beta=0.9, learn_beta=True, backend="torch").double()
+    x = torch.rand(5, 2, 4, dtype=torch.float64)
+    s, v = m(x)
+    (s.sum() + v.sum()).backward()
+    assert m.beta.grad is not None and m.beta.grad.shape == (4,)
+    ref = ref_lif(x, None, m.beta, 1.0, "soft", 0.0, ATan(2.0), False)
+    assert torch.equal(s, ref[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(reset="zero"), "reset must be one of"),
+        (dict(beta=1.5), r"beta must be in \[0, 1\], got 1.5"),
+        (dict(threshold=0.0), "threshold must be finite and > 0, got 0.0"),
+        (dict(backend="cuda"), "backend must be one of"),
+        (dict(v0=torch.zeros(3)), r"v0 must be broadcastable to the neuron shape \(2, 4\)"),
+        (dict(beta=torch.ones(5)), r"beta must be broadcastable"),
+        (dict(surrogate="relu"), "surrogate must be one of"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    x = torch.zeros(3, 2, 4)
+    with pytest.raises(ValueError, match=match):
+        lif_multistep_fused(x, **kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="x_seq must be a floating-point tensor"):
+        lif_multistep_fused(torch.zeros(3, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="time steps T"):
+        lif_multistep_fused(torch.zeros(0, 2))
+    with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
+        lif_multistep_chunked(torch.zeros(3, 2), chunk=0)
+    with pytest.raises(ValueError, match="theta_plus must be finite and >= 0"):
+        alif_multistep_fused(torch.zeros(3, 2), theta_plus=-1.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reset,detach", [("soft", False), ("hard", True), ("none", False)])
+def test_matches_library_lif_and_alif(backend, reset, detach):
+    """The contract the dispatch relies on: same values and gradients as the library's
+    reference neurons (refractory_steps = 0) in snnbench.neurons.lif / adaptive."""
+    lif_mod = pytest.importorskip("snnbench.neurons.lif")
+    ad_mod = pytest.importorskip("snnbench.neurons.adaptive")
+    x, v0, beta, ws, wv = _inputs(T=6, seed=8)
+    sg = ATan(2.0)
+    ref0 = torch.zeros(3, 5, dtype=torch.long)
+    p = lif_mod.LIFParams(beta=beta, threshold=0.8, reset=reset, v_reset=-0.1, surrogate=sg,
+                          detach_reset=detach)
+    rs, rst = lif_mod.lif(x, lif_mod.LIFState(v0, ref0), p)
+    gs, gv = lif_multistep_fused(x, v0, beta, 0.8, reset, -0.1, sg, detach, backend)
+    assert torch.equal(gs, rs)
+    torch.testing.assert_close(gv, rst.v, rtol=1e-12, atol=1e-12)
+    for a, b in zip(_grads((gs, gv), (x, v0, beta), ws, wv),
+                    _grads((rs, rst.v), (x, v0, beta), ws, wv)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+    th0 = torch.full((3, 5), 0.1, dtype=torch.float64, requires_grad=True)
+    pa = ad_mod.ALIFParams(beta=beta, threshold=0.8, theta_plus=0.2, theta_decay=0.9,
+                           reset=reset, v_reset=-0.1, surrogate=sg, detach_reset=detach)
+    ra, rast = ad_mod.alif(x, ad_mod.ALIFState(v0, th0, ref0), pa)
+    fa = alif_multistep_fused(x, v0, th0, beta, 0.9, 0.8, 0.2, reset, -0.1, sg, detach, backend)
+    assert torch.equal(fa[0], ra)
+    torch.testing.assert_close(fa[2], rast.theta, rtol=1e-12, atol=1e-12)
+    ins = (x, v0, th0, beta)
+    lr = (ra * ws).sum() + (rast.v * wv).sum() + rast.theta.sum()
+    lg = (fa[0] * ws).sum() + (fa[1] * wv).sum() + fa[2].sum()
+    for a, b in zip(torch.autograd.grad(lg, ins), torch.autograd.grad(lr, ins)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
