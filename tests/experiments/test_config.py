@@ -91,3 +91,29 @@ def test_toml_config_file(tmp_path):
     )
     suite = load_suite(str(path), seeds=3)
     assert suite.seeds == [0, 1, 2] and suite.experiments[0].models[0].type == "mlp"
+
+
+def test_every_preset_builds_its_models_with_matched_baselines():
+    """Each surrogate-gradient preset on a dataset that pip ships builds every model, and
+    every matched baseline lands within its tolerance of the SNN's parameter count."""
+    from snnbench.data import load_dataset
+    from snnbench.experiments.runner import build_experiment_model
+
+    shipped = {"digits", "mnist5k", "basicmotions", "japanesevowels", "gunpoint", "iris"}
+    infos = {}
+    built = 0
+    for name in list_presets():
+        suite = load_suite(name)
+        for exp in suite.experiments:
+            if exp.data.name not in shipped:
+                continue
+            if exp.data.name not in infos:
+                infos[exp.data.name] = load_dataset(exp.data.name, val_fraction=0.0).info
+            counts = {}
+            for m in exp.models:
+                _, info = build_experiment_model(exp, m, infos[exp.data.name])
+                counts[m.name] = info["params"]
+                built += 1
+                if m.match is not None:
+                    assert abs(info["params"] / counts[m.match] - 1) <= m.match_tolerance, (name, m.name)
+    assert built >= 10
