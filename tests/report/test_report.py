@@ -182,3 +182,17 @@ def test_bad_arguments(tmp_path: Path):
         write_report([], tmp_path / "r.html")
     with pytest.raises(FileNotFoundError, match="config.yaml"):
         write_report([tmp_path], tmp_path / "r.html", compute_metrics=False)
+
+
+def test_raster_plot_handles_a_non_spiking_readout_layer():
+    """Membrane-readout SNNs end in a leaky integrator without spikes: its panel must draw."""
+    import numpy as np
+
+    from snnbench.report import plots
+
+    rng = np.random.default_rng(0)
+    layers = [("fc1", (rng.random((20, 6)) < 0.2).astype(float), rng.random((20, 6))),
+              ("out", None, rng.random((20, 3)))]
+    fig = plots.raster_and_membrane(layers, "1 ms", "one sample")
+    assert len(fig.axes) == 4
+    assert plots.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"

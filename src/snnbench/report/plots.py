@@ -86,7 +86,7 @@ def training_curves(histories: dict[str, list[list[dict[str, Any]]]], title: str
     ax_a.set_title("Validation accuracy (dashed: training, no validation split)")
     for ax in (ax_l, ax_a):
         ax.grid(True, alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax_a.legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
@@ -149,8 +149,9 @@ def raster_and_membrane(layers: list[tuple[str, np.ndarray | None, np.ndarray | 
             ax_r.set_title(f"{name}: no spikes")
         ax_r.set_xlabel(f"time step ({dt_label})")
         ax_r.set_ylabel("neuron index")
-        ax_r.xaxis.get_major_locator().set_params(integer=True)
-        ax_m.xaxis.get_major_locator().set_params(integer=True)
+        if spikes is not None and spikes.size:  # a non-spiking layer keeps its empty axis
+            ax_r.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax_m.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if mem is not None and mem.size:
             # most spikes first; ties (e.g. silent layers) broken by the highest membrane peak
             count = spikes.sum(0) if spikes is not None and spikes.size else np.zeros(mem.shape[1])
