@@ -39,7 +39,6 @@ def peer(n_neurons: int, steps: int, samples: int, learning: bool) -> dict:
     """Runs inside the BindsNET environment; returns samples/s."""
     import types
 
-    import numpy as np
     import torch
 
     sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")

@@ -85,3 +85,13 @@ def test_atomic_write_leaves_old_file_when_writer_fails(tmp_path, monkeypatch):
         atomic_write_text(path, json.dumps({"v": 2}))
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left behind
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    atomic_write_text(tmp_path / "r.txt", "x")
+    assert stat.S_IMODE((tmp_path / "r.txt").stat().st_mode) == 0o666 & ~mask

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._files import atomic_write
 from .._validation import check_choice, check_int, check_positive
 from .audio import decode_wav, log_mel_spectrogram
 from .paths import cache_dir, default_data_root
@@ -95,15 +95,12 @@ def _read_cache(path: Path, names: list[str], n_mels: int) -> list[np.ndarray] |
 
 def _write_cache(path: Path, names: list[str], feats: list[np.ndarray]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f, features=np.concatenate(feats).astype(np.float32),
-                lengths=np.array([len(a) for a in feats], dtype=np.int64),
-                names=np.array(names),
-            )
-        os.replace(tmp, path)  # atomic: a reader never sees a half-written file
+        # atomic: a reader never sees a half-written file
+        atomic_write(path, lambda f: np.savez(
+            f, features=np.concatenate(feats).astype(np.float32),
+            lengths=np.array([len(a) for a in feats], dtype=np.int64),
+            names=np.array(names),
+        ))
     except OSError as err:
         warnings.warn(f"could not write the feature cache {path}: {err}", stacklevel=3)
 

@@ -4,65 +4,32 @@ A checkpoint is one ``.safetensors`` file: the model's tensors under ``model.``,
 model so far under ``best.`` (for early stopping), the optimizer's per-parameter tensors
 under ``optim.<index>.<key>``, and everything that is not a tensor (epoch, history,
 optimizer hyper-parameters, scheduler state) as JSON in the file's metadata. Every write
-goes to a temporary file in the same folder and is renamed over the target, so a run
-killed at any moment leaves either the old or the new file, never a torn one.
+is atomic (:mod:`snnbench._files`): a run killed at any moment leaves either the old or
+the new file, never a torn one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from .._files import atomic_write_bytes, atomic_write_json, atomic_write_text, to_json
 
-def _atomic_replace(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-
-    _atomic_replace(Path(path), write)
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+__all__ = [
+    "atomic_write_json", "atomic_write_text", "load_checkpoint", "load_tensors", "save_checkpoint", "save_tensors",
+]
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> None:
     """Atomically save tensors (made contiguous, storage unshared) with JSON metadata."""
     clean = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    meta = {"json": json.dumps(metadata or {}, default=_json_default)}
-    _atomic_replace(Path(path), lambda tmp: save_file(clean, tmp, metadata=meta))
+    meta = {"json": to_json(metadata or {})}
+    atomic_write_bytes(path, save(clean, metadata=meta))
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

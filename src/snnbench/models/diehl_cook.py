@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +43,7 @@ import torch
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._files import atomic_write_bytes
 from .._validation import check_int, check_tensor
 
 __all__ = [
@@ -819,18 +818,6 @@ PRESET_STDP_GRID: dict[str, Any] = {"n_neurons": 100, "epochs": 1, "inhibition_m
 # --------------------------------------------------------------------------- runner
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_state(state: DiehlCookState, labels: np.ndarray | None, path: Path) -> None:
     """safetensors: ``weights`` [n_neurons, n_inputs] (nn.Linear layout), ``theta``, ``labels``."""
     from safetensors.torch import save
@@ -841,7 +828,7 @@ def save_state(state: DiehlCookState, labels: np.ndarray | None, path: Path) -> 
     }
     if labels is not None:
         tensors["labels"] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    _atomic_write_bytes(Path(path), save(tensors))
+    atomic_write_bytes(Path(path), save(tensors))
 
 
 def run_diehl_cook(
@@ -924,7 +911,7 @@ def run_diehl_cook(
     if run_dir is not None:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(run_dir / "config.json", json.dumps(cfg.model_dump(), indent=2).encode())
+        atomic_write_bytes(run_dir / "config.json", json.dumps(cfg.model_dump(), indent=2).encode())
         save_state(state, labels, run_dir / "weights.safetensors")
         try:
             from ..report import stdp_plots
@@ -937,7 +924,7 @@ def run_diehl_cook(
             metrics["plots"] = sorted(p.name for p in run_dir.glob("*.png"))
         except ImportError:
             pass
-        _atomic_write_bytes(run_dir / "metrics.json", json.dumps(metrics, indent=2).encode())
+        atomic_write_bytes(run_dir / "metrics.json", json.dumps(metrics, indent=2).encode())
     metrics["state"] = state
     metrics["labels"] = labels
     return metrics
