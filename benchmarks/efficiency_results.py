@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "spikes x fan-out (NeuroBench definitions). Energy = 0.9 pJ x ACs + 4.6 pJ x MACs "
         "(Horowitz 2014, 45 nm, float32): arithmetic only, no memory traffic and no neuron state "
         "updates, so it flatters SNNs whose membranes update every step; the HTML report "
-        "(`docs/report/report.html`) also gives the figure with each neuron update priced as one MAC.\n\n"
+        "(`docs/report/report.html`, written by the same script; a picture of it is `docs/report_screenshot.png`) also gives the figure with each neuron update priced as one MAC.\n\n"
         + format_efficiency_table(rows)
     )
     replace_section(args.doc, "efficiency", body)
