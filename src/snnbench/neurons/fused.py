@@ -510,22 +510,31 @@ def _check_common(x_seq, v0, beta, threshold, reset, v_reset, surrogate, backend
         raise ValueError(f"v_reset must be a number, got {v_reset!r}") from None
     if not math.isfinite(vr):
         raise ValueError(f"v_reset must be finite, got {v_reset!r}")
-    nshape = x_seq.shape[1:]
-    if v0 is None:
-        v0 = torch.zeros((), dtype=x_seq.dtype, device=x_seq.device)
-    else:
-        check_tensor("v0", v0, finite=False)
-        _check_broadcast("v0", v0, nshape)
-    if isinstance(beta, torch.Tensor):
-        _check_broadcast("beta", beta, nshape)
-    else:
-        b = float(beta)
-        if not (math.isfinite(b) and 0.0 <= b <= 1.0):
-            raise ValueError(f"beta must be in [0, 1], got {beta!r}")
-        beta = torch.tensor(b, dtype=x_seq.dtype, device=x_seq.device)
+    v0 = _initial_state("v0", v0, x_seq)
+    beta = _decay_factor("beta", beta, x_seq)
     sg = get_surrogate(surrogate)
     be = fused_backend(x_seq, backend)
     return v0, beta, float(threshold), _RESET_CODE[reset], vr, sg, be
+
+
+def _initial_state(name: str, t: torch.Tensor | None, x_seq: torch.Tensor) -> torch.Tensor:
+    """A state tensor broadcastable to the neuron shape; ``None`` is a zero scalar."""
+    if t is None:
+        return torch.zeros((), dtype=x_seq.dtype, device=x_seq.device)
+    check_tensor(name, t, finite=False)
+    _check_broadcast(name, t, x_seq.shape[1:])
+    return t
+
+
+def _decay_factor(name: str, d: float | torch.Tensor, x_seq: torch.Tensor) -> torch.Tensor:
+    """A per-step decay in [0, 1] (float) or a tensor broadcastable to the neuron shape."""
+    if isinstance(d, torch.Tensor):
+        _check_broadcast(name, d, x_seq.shape[1:])
+        return d
+    b = float(d)
+    if not (math.isfinite(b) and 0.0 <= b <= 1.0):
+        raise ValueError(f"{name} must be in [0, 1], got {d!r}")
+    return torch.tensor(b, dtype=x_seq.dtype, device=x_seq.device)
 
 
 def _check_broadcast(name: str, t: torch.Tensor, nshape: torch.Size) -> None:
@@ -796,19 +805,8 @@ def alif_multistep_fused(
         x_seq, v0, beta, threshold, reset, v_reset, surrogate, backend
     )
     tp = check_positive("theta_plus", theta_plus, allow_zero=True)
-    nshape = x_seq.shape[1:]
-    if a0 is None:
-        a0 = torch.zeros((), dtype=x_seq.dtype, device=x_seq.device)
-    else:
-        check_tensor("a0", a0, finite=False)
-        _check_broadcast("a0", a0, nshape)
-    if isinstance(rho, torch.Tensor):
-        _check_broadcast("rho", rho, nshape)
-    else:
-        r = float(rho)
-        if not (math.isfinite(r) and 0.0 <= r <= 1.0):
-            raise ValueError(f"rho must be in [0, 1], got {rho!r}")
-        rho = torch.tensor(r, dtype=x_seq.dtype, device=x_seq.device)
+    a0 = _initial_state("a0", a0, x_seq)
+    rho = _decay_factor("rho", rho, x_seq)
     return _ALIFFn.apply(x_seq, v0, a0, beta, rho, thr, tp, mode, vr, sg, bool(detach_reset), be)
 
 
