@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # every check in snnbench raises ValueError naming the argument and the fix
         print(f"snnbench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -88,3 +88,16 @@ def test_cli_list_names_presets_and_datasets(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
     assert "quickstart" in text and "mnist5k" in text and "basicmotions" in text
+
+
+def test_resume_with_a_corrupt_checkpoint_reports_it_and_changes_nothing(tmp_path, capsys):
+    suite = validate_suite(_tiny_suite(epochs=2))
+    run = prepare_run_dir(suite, tmp_path / "run")
+    run_suite(suite, run, progress=False, stop_after_epochs=1)
+    ckpt = run / "digits" / "snn" / "seed0" / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    before = ckpt.read_bytes()
+    assert main(["run", "--resume", str(run), "--no-progress", "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt" in err and "checkpoint.safetensors" in err
+    assert ckpt.read_bytes() == before and not (run / "digits" / "snn" / "seed0" / "final.json").exists()
