@@ -176,26 +176,22 @@ def _activity_figure(info: RunInfo, r: SeedRun) -> tuple[bytes, Any]:
 
 
 def _grid_png(cells: list[dict[str, Any]], title: str) -> tuple[bytes, str]:
-    """The grid heatmap, drawn by the STDP track's own ``stdp_plots.grid_heatmap`` when that
-    module is present, else by :func:`plots.grid_heatmap`."""
+    """The grid heatmap (mean accuracy over seeds per cell), drawn by the STDP track's
+    :func:`snnbench.report.stdp_plots.grid_heatmap`."""
+    from . import stdp_plots
+
     acc: dict[tuple[str, str, str], list[float]] = {}
     for c in cells:
         acc.setdefault((c["encoding"], c["neuron"], c["rule"]), []).append(c["accuracy"])
     mean = {k: float(np.mean(v)) for k, v in acc.items()}
-    try:
-        from . import stdp_plots
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = stdp_plots.grid_heatmap(
-                mean, Path(tmp) / "grid.png",
-                encodings=list(dict.fromkeys(k[0] for k in mean)),
-                neurons=list(dict.fromkeys(k[1] for k in mean)),
-                rules=list(dict.fromkeys(k[2] for k in mean)),
-            )
-            return Path(path).read_bytes(), "stdp_plots.grid_heatmap"
-    except (ImportError, AttributeError, TypeError, OSError) as err:
-        log.info("stdp_plots.grid_heatmap unavailable (%s); drawing the grid here", err)
-    return plots.figure_png(plots.grid_heatmap(cells, title)), "snnbench.report.plots.grid_heatmap"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = stdp_plots.grid_heatmap(
+            mean, Path(tmp) / "grid.png",
+            encodings=list(dict.fromkeys(k[0] for k in mean)),
+            neurons=list(dict.fromkeys(k[1] for k in mean)),
+            rules=list(dict.fromkeys(k[2] for k in mean)),
+        )
+        return Path(path).read_bytes(), "snnbench.report.stdp_plots.grid_heatmap"
 
 
 def _stdp_section(info: RunInfo) -> tuple[str, list[str]]:

@@ -191,39 +191,6 @@ def receptive_fields(weights: np.ndarray, title: str, max_neurons: int = 100) ->
     return fig
 
 
-def grid_heatmap(cells: list[dict[str, Any]], title: str) -> Figure:
-    """STDP grid: test accuracy (%) for encoding (rows) x neuron (columns), one panel per
-    learning rule. ``cells``: dicts with ``encoding``, ``neuron``, ``rule``, ``accuracy``
-    (mean over seeds when repeated)."""
-    rules = list(dict.fromkeys(c["rule"] for c in cells))
-    encs = list(dict.fromkeys(c["encoding"] for c in cells))
-    neurons = list(dict.fromkeys(c["neuron"] for c in cells))
-    fig, axes = plt.subplots(1, len(rules), figsize=(3.2 * len(rules) + 1.0, 0.55 * len(encs) + 1.8), squeeze=False)
-    im = None
-    for ax, rule in zip(axes[0], rules):
-        grid = np.full((len(encs), len(neurons)), np.nan)
-        for i, e in enumerate(encs):
-            for j, nrn in enumerate(neurons):
-                vals = [c["accuracy"] for c in cells if (c["encoding"], c["neuron"], c["rule"]) == (e, nrn, rule)]
-                if vals:
-                    grid[i, j] = 100 * float(np.mean(vals))
-        im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100)
-        for i in range(len(encs)):
-            for j in range(len(neurons)):
-                if not np.isnan(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=8,
-                            color="white" if grid[i, j] < 60 else "black")
-        ax.set_xticks(range(len(neurons)), neurons, rotation=20)
-        ax.set_yticks(range(len(encs)), encs)
-        ax.set_xlabel("neuron model")
-        ax.set_title(f"rule: {rule}")
-    axes[0][0].set_ylabel("input encoding")
-    if im is not None:
-        fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03, pad=0.02, label="test accuracy (%)")
-    fig.suptitle(title)
-    return fig
-
-
 def operations_bars(rows: list[dict[str, Any]], title: str) -> Figure:
     """Per model: dense SynOps and effective MACs / ACs per sample (log scale)."""
     rows = [r for r in rows if r.get("synops_dense") is not None]
