@@ -18,7 +18,6 @@ Refractory steps behave as in :mod:`snnbench.neurons.lif`; ``theta`` keeps decay
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -31,6 +30,7 @@ from .lif import (
     _check_state_shape,
     _core_step,
     beta_from_tau,
+    decay_from_tau,
 )
 from .surrogate import ATan, Surrogate
 
@@ -73,9 +73,7 @@ class ALIFState(NamedTuple):
 
 def theta_decay_from_tau(tau_theta: float, dt: float = 1.0) -> float:
     """``exp(-dt / tau_theta)``; both in ms, both > 0."""
-    tau_theta = check_positive("tau_theta", tau_theta)
-    dt = check_positive("dt", dt)
-    return math.exp(-dt / tau_theta)
+    return decay_from_tau(tau_theta, dt, name="tau_theta")
 
 
 def alif_initial_state(x: torch.Tensor) -> ALIFState:

@@ -60,11 +60,17 @@ class LIFState(NamedTuple):
     refractory: torch.Tensor
 
 
+def decay_from_tau(tau: float, dt: float = 1.0, *, name: str = "tau") -> float:
+    """Per-step decay ``exp(-dt / tau)`` of a quantity with time constant ``tau``; both in
+    ms, both > 0 (``name`` is the argument named in the error)."""
+    tau = check_positive(name, tau)
+    dt = check_positive("dt", dt)
+    return math.exp(-dt / tau)
+
+
 def beta_from_tau(tau_mem: float, dt: float = 1.0) -> float:
     """``beta = exp(-dt / tau_mem)``; both in ms, both > 0."""
-    tau_mem = check_positive("tau_mem", tau_mem)
-    dt = check_positive("dt", dt)
-    return math.exp(-dt / tau_mem)
+    return decay_from_tau(tau_mem, dt, name="tau_mem")
 
 
 def lif_initial_state(x: torch.Tensor) -> LIFState:
