@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from snnbench.experiments.runner import mean_std
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results_delays.md"
 PRESETS = ("fsdd-spikes", "japanesevowels-delays", "shd")
@@ -75,12 +77,6 @@ def run_preset(preset: str, runs: Path, seeds: int, threads: int, extra: list[st
     return preset, rc, time.perf_counter() - start
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def collect(preset: str, runs: Path) -> dict[str, Any] | None:
     """Per model of a finished preset: accuracies per seed (and before rounding), params."""
     import yaml
@@ -118,7 +114,7 @@ def collect(preset: str, runs: Path) -> dict[str, Any] | None:
 def _fmt(values: list[float]) -> str:
     if not values:
         return "-"
-    m, s = _mean_std(values)
+    m, s = mean_std(values)
     return f"{m:.1f} +- {s:.1f}"
 
 
@@ -127,13 +123,13 @@ def verdict(res: dict[str, Any]) -> list[str]:
     out = []
     ff, dl, gru = by_type.get("snn_ff"), by_type.get("snn_delay"), by_type.get("gru")
     if ff and dl:
-        gain = _mean_std(dl["acc"])[0] - _mean_std(ff["acc"])[0]
+        gain = mean_std(dl["acc"])[0] - mean_std(ff["acc"])[0]
         out.append(f"delays vs no delays: {gain:+.1f} pp ({'improves' if gain > 0 else 'does not improve'})")
     if dl and gru:
-        gap = _mean_std(dl["acc"])[0] - _mean_std(gru["acc"])[0]
+        gap = mean_std(dl["acc"])[0] - mean_std(gru["acc"])[0]
         out.append(f"delayed SNN vs matched GRU: {gap:+.1f} pp (within 1 pp or better: {'yes' if gap >= -1.0 else 'no'})")
     if dl and dl["before"]:
-        diff = _mean_std(dl["acc"])[0] - _mean_std(dl["before"])[0]
+        diff = mean_std(dl["acc"])[0] - mean_std(dl["before"])[0]
         out.append(f"rounding the delays changed test accuracy by {diff:+.1f} pp")
     return out
 

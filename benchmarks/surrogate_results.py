@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from snnbench.experiments.runner import mean_std
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results.md"
 BEGIN = "<!-- surrogate-results:begin (written by benchmarks/surrogate_results.py) -->"
@@ -76,10 +78,6 @@ def run_task(task: str, runs: Path, seeds: int, threads: int) -> tuple[str, int,
     return task, rc, time.perf_counter() - start
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def collect(task: str, runs: Path) -> dict[str, Any] | None:
     """Per model of a finished task run: accuracies per seed, params, time, spike rate."""
     import yaml
@@ -99,7 +97,7 @@ def collect(task: str, runs: Path) -> dict[str, Any] | None:
         rates = [r["mean_spike_rate"] for r in rs if r["mean_spike_rate"] is not None]
         models.append({
             "name": m["name"], "type": m["type"], "params": rs[0]["params"],
-            "acc": acc, "acc_mean": _mean_std(acc)[0], "acc_std": _mean_std(acc)[1],
+            "acc": acc, "acc_mean": mean_std(acc)[0], "acc_std": mean_std(acc)[1],
             "seconds": statistics.fmean(r["train_seconds"] for r in rs),
             "rate": statistics.fmean(rates) if rates else None,
             "epochs": rs[0]["epochs_run"], "is_snn": m["type"].startswith("snn"),

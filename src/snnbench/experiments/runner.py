@@ -180,7 +180,8 @@ def train_model_seed(
     return result
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (std 0 for one seed, nan for none)."""
     if not values:
         return float("nan"), float("nan")
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
@@ -193,7 +194,7 @@ def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
         rows.setdefault((r.experiment, r.model), []).append(r)
     out = []
     for (exp, model), rs in rows.items():
-        acc_m, acc_s = _mean_std([100 * r.test_accuracy for r in rs])
+        acc_m, acc_s = mean_std([100 * r.test_accuracy for r in rs])
         rates = [r.mean_spike_rate for r in rs if r.mean_spike_rate is not None]
         out.append({
             "task": exp, "dataset": rs[0].dataset, "model": model, "type": rs[0].model_type,

@@ -21,6 +21,7 @@ from typing import Any
 
 from .checkpoint import atomic_write_json, atomic_write_text
 from .config import ConfigError, SuiteConfig
+from .runner import mean_std
 
 _SUITE_KEYS = ("mode", "dataset", "cells")
 _GRID_AXES = (("poisson", "bernoulli", "rank_order"), ("adaptive_lif", "lif", "if"), ("stdp", "weight_dependent", "hebbian"))
@@ -91,11 +92,11 @@ def summarise_cells(results: list[tuple[str, dict[str, Any]]]) -> list[dict[str,
         by_cell.setdefault(name, []).append(m)
     rows = []
     for name, ms in by_cell.items():
-        accs = [100 * m["test_accuracy"] for m in ms]
+        acc_mean, acc_std = mean_std([100 * m["test_accuracy"] for m in ms])
         per_epoch = [[100 * a for a in m["test_accuracy_per_epoch"]] for m in ms]
         rows.append({
             "cell": name, "seeds": len(ms),
-            "accuracy_mean": statistics.fmean(accs), "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            "accuracy_mean": acc_mean, "accuracy_std": acc_std,
             "accuracy_per_epoch_mean": [statistics.fmean(col) for col in zip(*per_epoch)],
             "train_samples_per_s": statistics.fmean(statistics.fmean(m["train_samples_per_s"]) for m in ms),
             "seconds": statistics.fmean(m["seconds"] for m in ms),
