@@ -41,6 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_range, check_tensor
+from ..synapses.event_linear import EventLinear
 from .ann import _conv_stack, _kernel_list, _shape, _widths
 from .readout import MEMBRANE_READOUTS, READOUTS, get_masked_readout, lengths_to_mask
 
@@ -345,7 +346,11 @@ class SpikingClassifier(nn.Module):
 class FeedForwardSNN(SpikingClassifier):
     """Fully connected SNN: flatten -> [Linear -> neurons] * len(hidden) -> Linear -> output.
 
-    Works on images, tabular rows and time series (features per step).
+    Works on images, tabular rows and time series (features per step). With
+    ``event_synapses=True`` every Linear is an :class:`~snnbench.synapses.event_linear.EventLinear`:
+    on the CPU, wide layers fed with sparse spikes do only the work of the nonzero inputs
+    (same parameters and checkpoints; values equal up to float rounding, so off by default
+    to keep recorded results bit-reproducible).
     """
 
     def __init__(
@@ -360,6 +365,7 @@ class FeedForwardSNN(SpikingClassifier):
         num_steps: int | None = 25,
         readout: str = "spike_count",
         output_beta: float | None = None,
+        event_synapses: bool = False,
     ) -> None:
         super().__init__(
             input_shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
@@ -368,11 +374,12 @@ class FeedForwardSNN(SpikingClassifier):
         )
         self.hidden = _widths("hidden", hidden)
         sizes = [math.prod(self.encoded_shape), *self.hidden]
-        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        linear = EventLinear if event_synapses else nn.Linear
+        self.fcs = nn.ModuleList(linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.neurons = nn.ModuleList(
             make_neuron(self.neuron, (h,), self.neuron_kwargs) for h in self.hidden
         )
-        self.out = nn.Linear(sizes[-1], self.num_classes)
+        self.out = linear(sizes[-1], self.num_classes)
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
