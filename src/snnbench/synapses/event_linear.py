@@ -191,7 +191,9 @@ def events_from_dense(x: Tensor, max_density: float = 1.0) -> tuple[Tensor, Tens
     idx = torch.empty(E + 1, dtype=torch.int32)  # + the spare slot of _nb_fill
     val = torch.empty(E + 1, dtype=x.dtype)
     _nb_fill(x.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
-    return ptr, idx[:E], (val[:E] if bool(graded.any()) else val[:0])
+    if not bool(graded.any()):
+        val = torch.empty(0, dtype=x.dtype)  # not val[:0]: that view would keep E values alive
+    return ptr, idx[:E], val[:E]
 
 
 def _num_blocks(H: int) -> int:
