@@ -9,10 +9,12 @@ seed, so a setting's mean over folds averages data and simulation noise together
     python benchmarks/stdp_cv.py run --settings preset theta_plus=0.1 --folds 5 --jobs 2
     python benchmarks/stdp_cv.py table
 
-Records are appended to ``runs/stdp-cv/records.jsonl`` (a finished (setting, fold) pair is
-skipped when run again); ``table`` prints the mean and standard error per setting and epoch.
+Records are appended to ``docs/stdp_cv.jsonl`` (a finished (setting, fold) pair is skipped
+when run again); ``table`` prints the mean and standard error per setting and epoch, and
+``benchmarks/stdp_results.py render`` puts the tables into docs/stdp_results.md.
 A setting is ``preset`` or comma-separated ``key=value`` overrides of
-``diehl_cook_preset(n)`` (``--neurons``), e.g. ``theta_plus=0.1,nu_post=0.02``.
+``diehl_cook_preset(n)`` (``--neurons``), e.g. ``theta_plus=0.1,nu_post=0.02``. Records
+store the setting as typed, so a ``preset`` record means the preset of the code that ran it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE.parent / "runs" / "stdp-cv"
-RECORDS = OUT / "records.jsonl"
+RECORDS = HERE.parent / "docs" / "stdp_cv.jsonl"
 sys.path.insert(0, str(HERE))
 
 
@@ -91,7 +92,7 @@ def _done() -> set:
 
 
 def cmd_run(a: argparse.Namespace) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    RECORDS.parent.mkdir(parents=True, exist_ok=True)
     done = _done()
     todo = [(s, k) for s in a.settings for k in range(a.folds)
             if (s, k, a.folds, a.neurons, a.epochs) not in done]
@@ -122,27 +123,34 @@ def _mean_se(v: list[float]) -> tuple[float, float]:
     return m, se
 
 
-def cmd_table(a: argparse.Namespace) -> None:
-    """Mean ± standard error over folds per epoch, and the last-epoch difference to
-    ``preset`` paired by fold (same fold, same seed: most of the fold-to-fold spread cancels)."""
+def table_lines(neurons: int, baseline: str = "preset", folds: int | None = None) -> list[str]:
+    """Markdown table: mean ± standard error over folds per epoch, and the last-epoch
+    difference to ``baseline`` paired by fold (same fold, same seed: most of the
+    fold-to-fold spread cancels). Best last-epoch mean first."""
+    if not RECORDS.exists():
+        return []
     recs = [json.loads(line) for line in RECORDS.read_text().splitlines() if line.strip()]
-    recs = [r for r in recs if r["neurons"] == a.neurons]
+    recs = [r for r in recs if r["neurons"] == neurons and folds in (None, r["folds"])]
     keys: dict[tuple, dict[int, list]] = {}
     for r in recs:
         keys.setdefault((r["setting"], r["folds"], r["epochs"]), {})[r["fold"]] = r["val_accuracy_per_epoch"]
     rows = []
     for (s, nf, ep), by_fold in keys.items():
         stats = [_mean_se([100 * v for v in col]) for col in zip(*by_fold.values())]
-        base = keys.get(("preset", nf, ep), {})
+        base = keys.get((baseline, nf, ep), {})
         common = sorted(set(base) & set(by_fold))
         diff = _mean_se([100 * (by_fold[k][-1] - base[k][-1]) for k in common]) if common else None
         rows.append((stats[-1][0], s, len(by_fold), nf, stats, diff))
-    print(f"| setting ({a.neurons} neurons) | folds run | val. acc. per epoch, mean ± s.e. over folds (%) "
-          "| last epoch minus preset, paired (pp) |")
-    print("|---|---|---|---|")
+    out = [f"| setting ({neurons} neurons) | folds run | val. acc. per epoch, mean ± s.e. over folds (%) "
+           f"| last epoch minus {baseline}, paired (pp) |", "|---|---|---|---|"]
     for _, s, n, nf, stats, diff in sorted(rows, reverse=True):
-        d = "" if diff is None or s == "preset" else f"{diff[0]:+.1f} ± {diff[1]:.1f}"
-        print(f"| {s} | {n}/{nf} | " + " / ".join(f"{m:.1f} ± {se:.1f}" for m, se in stats) + f" | {d} |")
+        d = "" if diff is None or s == baseline else f"{diff[0]:+.1f} ± {diff[1]:.1f}"
+        out.append(f"| {s} | {n}/{nf} | " + " / ".join(f"{m:.1f} ± {se:.1f}" for m, se in stats) + f" | {d} |")
+    return out
+
+
+def cmd_table(a: argparse.Namespace) -> None:
+    print("\n".join(table_lines(a.neurons, a.baseline, a.folds)))
 
 
 def main() -> None:
@@ -160,6 +168,8 @@ def main() -> None:
         o.add_argument(k, type=int)
     t = sub.add_parser("table")
     t.add_argument("--neurons", type=int, default=100)
+    t.add_argument("--baseline", default="preset", help="setting the paired differences refer to")
+    t.add_argument("--folds", type=int, default=None, help="only runs with this many folds")
     a = ap.parse_args()
     {"run": cmd_run, "one": cmd_one, "table": cmd_table}[a.cmd](a)
 

@@ -294,6 +294,6 @@ def test_presets_build_valid_configs():
     for n in (100, 400):
         cfg = DiehlCookConfig(**diehl_cook_preset(n))
         assert cfg.n_neurons == n and cfg.epochs == 3
-    assert DiehlCookConfig(**diehl_cook_preset(400)).theta_plus == pytest.approx(0.2)
+    assert DiehlCookConfig(**diehl_cook_preset(400)).theta_plus == pytest.approx(0.6)
     with pytest.raises(ValueError, match="n_neurons"):
         diehl_cook_preset(0)
