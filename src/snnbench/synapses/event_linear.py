@@ -13,10 +13,11 @@ two products that dominate an SNN's training step. The input gradient is a dense
 (``g`` is dense) and stays with torch.
 
 On the CPU the input is turned into events (compressed rows: per sample-step the indices
-and values of its nonzero inputs) and two numba kernels walk them. Each thread owns a
-block of output columns, small enough that its slice of ``W^T`` (and of the weight
-gradient) stays in the core's L2 cache while every event adds one slice row: so the
-results do not depend on the thread count, and no two threads write the same memory.
+of its nonzero inputs, and their values unless all are 1) and one numba kernel,
+``out[r] = sum_e val_e * src[col_e]``, computes the forward pass (``src = W^T``) and the
+weight gradient (``src = g``, the events regrouped by input over chunks of rows so the
+chunk of ``g`` stays in cache). Each thread owns one block of output columns, so no two
+threads write the same memory and the results do not depend on the thread count.
 When the input is denser than ``max_density``, the layer has fewer than
 ``MIN_OUT_FEATURES`` outputs, on other devices, or without numba, the call is plain
 ``torch.nn.functional.linear``.
@@ -46,9 +47,9 @@ except ImportError:  # pragma: no cover
 __all__ = ["event_linear", "EventLinear", "events_from_dense", "DEFAULT_MAX_DENSITY", "MIN_OUT_FEATURES"]
 
 #: Above this fraction of nonzero inputs the dense product is used. Measured on a 2-core
-#: AVX-512 machine (``benchmarks/event_linear_speed.py``): events are 2x faster than the
-#: dense product at density 0.2 and still ahead at 0.3; a machine with a relatively faster
-#: dense product moves the crossover down, hence the margin.
+#: AVX-512 machine (``benchmarks/event_linear_speed.py``, forward + weight gradient): 2-2.4x
+#: faster than the dense product at density 0.1, 1.4-1.6x at 0.2, about even at 0.3; a
+#: machine with a relatively faster dense product moves the crossover down.
 DEFAULT_MAX_DENSITY = 0.25
 #: Layers with fewer outputs use the dense product: turning the input into events costs
 #: about one pass over it, which a product with few outputs per input does not repay
