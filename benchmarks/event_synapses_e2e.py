@@ -44,6 +44,7 @@ def main() -> None:
     raw["name"] = "event-synapses-e2e"
     out = ROOT / "runs" / "event-synapses-e2e"
     shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     results = []
     run_suite(validate_suite(raw), out, progress=False, on_result=results.append)
     by: dict[str, list] = {}
