@@ -49,12 +49,16 @@ def recurrent_lif(
     *,
     b_in: torch.Tensor | None = None,
     return_membrane: bool = False,
+    fused: bool = True,
 ):
     """Run a recurrent LIF layer over ``x_seq`` ``[T, B, F]``.
 
     ``w_in`` ``[H, F]``, ``w_rec`` ``[H, H]`` (row = postsynaptic neuron, as ``nn.Linear``),
     optional ``b_in`` ``[H]``. ``p`` defaults to ``LIFParams(beta=0.9)``. Returns
     ``(spikes [T, B, H], state)`` or ``(spikes, state, membrane)`` (pre-reset ``h_t``).
+    Without a refractory period, with a scalar threshold and no membrane to return, the
+    time loop is one autograd node (:mod:`snnbench.neurons.fused_recurrent`, same values
+    and gradients); ``fused=False`` forces the reference loop below.
     """
     _check_seq(x_seq)
     check_tensor("w_in", w_in, ndim=2)
@@ -72,7 +76,8 @@ def recurrent_lif(
             raise ValueError(f"b_in must have shape [{hidden}], got {tuple(b_in.shape)}")
     p = LIFParams(beta=0.9) if p is None else check_lif_params(p)
 
-    cur = F.linear(x_seq, w_in, b_in).unbind(0)  # one matmul for all T
+    cur_all = F.linear(x_seq, w_in, b_in)  # one matmul for all T
+    cur = cur_all.unbind(0)
     if state is None:
         v, ref, s = rlif_initial_state(cur[0])
     else:
@@ -85,6 +90,14 @@ def recurrent_lif(
             _check_state_shape(name, t, cur[0].shape)
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)
     n_ref, sg, det = p.refractory_steps, p.surrogate, p.detach_reset
+    if fused and n_ref == 0 and not return_membrane and not isinstance(thr, torch.Tensor):
+        from .fused_recurrent import recurrent_lif_fused
+
+        b = beta if isinstance(beta, torch.Tensor) else torch.tensor(float(beta), dtype=x_seq.dtype,
+                                                                     device=x_seq.device)
+        out, v, s = recurrent_lif_fused(cur_all, w_rec, v, s, b, float(thr), reset,
+                                        v_reset, sg, det)
+        return out, RLIFState(v, ref, s)
     spikes, mems = [], []
     for c in cur:
         x = c + F.linear(s, w_rec)
