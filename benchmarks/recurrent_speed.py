@@ -4,19 +4,53 @@
 
 One process, the two implementations interleaved per repetition (same weights, same
 input); prints the median ms of a forward + backward pass and the ratio reference / fused
-for a few (T, B, F, H) shapes.
+for a few (T, B, F, H) shapes. Then the peak memory of one forward + backward at
+T=500, B=64, F=40, H=512, each implementation in a fresh process (peak RSS minus the RSS
+after a 2-step warm-up).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
 
 
+def _status_mib(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} in /proc/self/status")
+
+
+def memory_child(fused: bool) -> None:
+    from snnbench.neurons.lif import LIFParams
+    from snnbench.neurons.recurrent import recurrent_lif
+
+    T, B, F, H = 500, 64, 40, 512
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(T, B, F, generator=g)
+    w_in = (torch.randn(H, F, generator=g) * 0.3).requires_grad_()
+    w_rec = (torch.randn(H, H, generator=g) * 0.02).requires_grad_()
+    p = LIFParams(beta=0.9)
+    recurrent_lif(x[:2], w_in, w_rec, None, p, fused=fused)[0].sum().backward()
+    base = _status_mib("VmRSS")
+    s, _ = recurrent_lif(x, w_in, w_rec, None, p, fused=fused)
+    s.sum().backward()
+    print(json.dumps({"peak_over_warmup": _status_mib("VmHWM") - base,
+                      "buffer": T * B * H * 4 / 2**20}))
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
+        memory_child(sys.argv[2] == "fused")
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--threads", type=int, default=None)
@@ -51,6 +85,12 @@ def main() -> None:
                     times[fused].append(1e3 * (time.perf_counter() - t0))
         ref, fu = statistics.median(times[False]), statistics.median(times[True])
         print(f"{shape:>18} | {ref:9.1f} {fu:9.1f} {ref / fu:6.2f}", flush=True)
+    print("peak memory, T=500, B=64, F=40, H=512, MiB over warm-up:")
+    for kind in ("reference", "fused"):
+        r = subprocess.run([sys.executable, __file__, "--memory-child", kind],
+                           capture_output=True, text=True, check=True)
+        m = json.loads(r.stdout.strip().splitlines()[-1])
+        print(f"  {kind:9s} {m['peak_over_warmup']:6.0f} (one [T, B, H] float32 buffer: {m['buffer']:.0f})")
 
 
 if __name__ == "__main__":

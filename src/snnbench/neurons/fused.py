@@ -429,14 +429,7 @@ class _LIFFn(torch.autograd.Function):
                 # mul then add, not addcmul: a fused multiply-add would round differently
                 # from the reference (beta * v + x) and flip spikes at threshold ties
                 torch.mul(bb, vv, out=ht).add_(xc[t])
-                st = s[t]
-                torch.ge(ht, thr, out=st)  # writes 0./1. in x's dtype
-                if mode == 0:
-                    torch.sub(ht, st, alpha=thr, out=vv)
-                elif mode == 1:
-                    torch.where(st.bool(), torch.full_like(ht, vr), ht, out=vv)
-                else:
-                    vv.copy_(ht)
+                _spike_and_reset_(ht, thr, mode, vr, s[t], vv)
         vT = v.view(nshape)
         if need_grad:
             ctx.save_for_backward(h, v0, beta)
@@ -495,6 +488,19 @@ class _LIFFn(torch.autograd.Function):
         gv0 = _reduce_to(gv.view(nshape), v0) if ctx.needs_input_grad[1] else None
         gbeta_out = _reduce_to(gbeta.view(nshape), beta) if need_beta else None
         return gx, gv0, gbeta_out, None, None, None, None, None, None, None
+
+
+def _spike_and_reset_(h: torch.Tensor, thr: float, mode: int, vr: float, s_out: torch.Tensor,
+                      v_out: torch.Tensor) -> None:
+    """One step of the torch backends in place: ``s_out = 1[h >= thr]`` (0./1. in h's
+    dtype) and ``v_out = reset(h, s)``."""
+    torch.ge(h, thr, out=s_out)
+    if mode == 0:
+        torch.sub(h, s_out, alpha=thr, out=v_out)
+    elif mode == 1:
+        torch.where(s_out.bool(), torch.full_like(h, vr), h, out=v_out)
+    else:
+        v_out.copy_(h)
 
 
 def _check_common(x_seq, v0, beta, threshold, reset, v_reset, surrogate, backend):

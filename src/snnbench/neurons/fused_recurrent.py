@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from .fused import _RESET_CODE, _reduce_to, _reset_v
+from .fused import _RESET_CODE, _reduce_to, _reset_v, _spike_and_reset_
 from .surrogate import Surrogate
 
 __all__ = ["recurrent_lif_fused"]
@@ -60,20 +60,17 @@ class _RecurrentLIFFn(torch.autograd.Function):
         Hs = torch.empty_like(c)
         v = v0.detach().expand_as(c[0]).clone()
         s = s0.detach().expand_as(c[0]).contiguous()
-        # Four ops per step, all into existing buffers.
+        bv = torch.empty_like(v)
+        # A few ops per step, all into existing buffers, in the reference's order of
+        # operations ((s W^T + c) + beta v, no fused multiply-add): a different rounding
+        # could flip a spike that sits exactly at threshold.
         for t in range(T):
             h = Hs[t]
-            torch.addmm(c[t], s, w_t, out=h)  # c_t + s_{t-1} W_rec^T
-            h.addcmul_(b, v)  # + beta v_{t-1}
-            st = S[t]
-            torch.ge(h, thr, out=st)  # 0./1. in the input dtype
-            if mode == 0:
-                torch.sub(h, st, alpha=thr, out=v)
-            elif mode == 1:
-                torch.where(st.bool(), torch.full_like(h, vr), h, out=v)
-            else:
-                v.copy_(h)
-            s = st
+            torch.mm(s, w_t, out=h)
+            h.add_(c[t])
+            h.add_(torch.mul(b, v, out=bv))
+            _spike_and_reset_(h, thr, mode, vr, S[t], v)
+            s = S[t]
         ctx.save_for_backward(Hs, S, w_rec, v0, s0, beta)
         ctx.cfg = (thr, mode, vr, surrogate, detach)
         return S, v, S[-1].clone()
