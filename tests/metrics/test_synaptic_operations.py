@@ -116,6 +116,17 @@ def test_padding_steps_are_not_counted():
     assert ops2.effective_acs == (8 + 2) * 2 * 3
 
 
+def test_steps_a_model_appends_after_the_input_count_as_the_samples():
+    # a delay SNN appends e frames after the padded input: T = padded_length * S + e, and
+    # sample b's steps are t < lengths[b] * S + e
+    lin = nn.Linear(2, 3)
+    x = torch.ones(4 + 3, 2, 2)  # padded length 4, S = 1, e = 3
+    ops = layer_synaptic_operations(lin, x, lengths=torch.tensor([4, 1]), padded_length=4, extra_steps=3)
+    assert ops.dense == ((4 + 3) + (1 + 3)) * 2 * 3
+    # without extra_steps the axis does not fit the series (7 % 4): nothing is masked
+    assert layer_synaptic_operations(lin, x, lengths=torch.tensor([4, 1]), padded_length=4).dense == 7 * 2 * 2 * 3
+
+
 def test_gru_counts_match_manual_recurrence():
     torch.manual_seed(0)
     gru = nn.GRU(3, 4, num_layers=2)

@@ -163,3 +163,32 @@ def test_energy_constants_are_overridable():
     assert res["energy"]["synaptic_pj"] == pytest.approx(9.0 * 2.0)
     assert res["energy"]["total_pj"] == pytest.approx(9.0 * 2.0 + 12 * 0.5)
     assert res["energy"]["total_with_updates_as_mac_pj"] == pytest.approx(9.0 * 2.0 + 12 * 5.0)
+
+
+def test_delay_snn_counts_its_appended_steps_and_masks_the_padding():
+    """A delay SNN runs each sample for its own length + extra_steps: measured on a padded
+    batch, the counts equal the sum over the samples measured alone without padding."""
+    from snnbench.models import DelaySNN
+
+    g = torch.Generator().manual_seed(3)
+    lengths = torch.tensor([6, 3, 2])
+    x = torch.randn(3, 6, 2, generator=g)
+    for b, n in enumerate(lengths.tolist()):
+        x[b, n:] = 0
+    y = torch.tensor([0, 1, 2])
+    torch.manual_seed(0)
+    model = DelaySNN((6, 2), [5], 3, max_delay=4)
+    assert model.extra_steps == 3
+    batched = measure_workload(model, ArraySplit(x, y, lengths), batch_size=3)
+    alone = []
+    for b, n in enumerate(lengths.tolist()):
+        model.input_shape = (n, 2)  # the same weights run on the unpadded series
+        alone.append(measure_workload(model, ArraySplit(x[b:b + 1, :n], y[b:b + 1], lengths[b:b + 1]),
+                                      batch_size=1))
+    # after its last valid step a sample sees zeros either way (padding, then the appended
+    # frames), so even the activity-dependent counts agree
+    assert batched["neuron_state_updates"] == pytest.approx(sum(r["neuron_state_updates"] for r in alone) / 3)
+    for key in ("dense", "effective_acs", "effective_macs"):
+        got = batched["synaptic_operations"][key]
+        assert got == pytest.approx(sum(r["synaptic_operations"][key] for r in alone) / 3)
+    assert batched["synaptic_operations"]["effective_acs"] > 0

@@ -74,24 +74,31 @@ def is_time_first(layer: nn.Module, inputs: Tensor) -> bool:
 
 
 def valid_step_mask(
-    num_steps: int, batch_size: int, lengths: Tensor | None, padded_length: int | None
+    num_steps: int,
+    batch_size: int,
+    lengths: Tensor | None,
+    padded_length: int | None,
+    extra_steps: int = 0,
 ) -> Tensor | None:
     """``[T, B]`` bool mask of the steps that belong to each sample, or None when all do.
 
     A series of ``lengths[b]`` valid steps out of ``padded_length`` may be run for
-    ``T = padded_length * S`` network steps (``S`` sub-steps per series step); steps
-    ``t >= lengths[b] * S`` are padding. A time axis that is not a multiple of the padded
-    length is not the series' own axis, so no step is masked.
+    ``T = padded_length * S + extra_steps`` network steps (``S`` sub-steps per series
+    step; ``extra_steps`` frames a model appends after the input, e.g. so that delayed
+    spikes arrive: ``model.extra_steps``); steps ``t >= lengths[b] * S + extra_steps`` are
+    padding. A time axis that does not fit this is not the series' own axis, so no step is
+    masked.
     """
     if lengths is None or padded_length is None or padded_length < 1:
         return None
-    if num_steps % padded_length:
+    base = num_steps - extra_steps
+    if base < padded_length or base % padded_length:
         return None
     if lengths.shape != (batch_size,):
         raise ValueError(f"lengths must have shape [B] = ({batch_size},), got {tuple(lengths.shape)}")
-    sub = num_steps // padded_length
+    sub = base // padded_length
     t = torch.arange(num_steps, device=lengths.device)[:, None]
-    return t < (lengths.long() * sub)[None, :]
+    return t < (lengths.long() * sub + extra_steps)[None, :]
 
 
 def binary_like(x: Tensor) -> bool:

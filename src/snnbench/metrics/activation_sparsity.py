@@ -22,13 +22,14 @@ def activation_counts(
     *,
     lengths: Tensor | None = None,
     padded_length: int | None = None,
+    extra_steps: int = 0,
 ) -> dict[str, tuple[float, int]]:
     """Per layer: (nonzero activations, activations) of one recorded batch."""
     out: dict[str, tuple[float, int]] = {}
     spiking = spiking_layer_names(model, activity)
     if spiking:
         for name in spiking:
-            _, nz, n = masked_sum_count(activity[name]["spikes"], lengths, padded_length)
+            _, nz, n = masked_sum_count(activity[name]["spikes"], lengths, padded_length, extra_steps)
             out[name] = (nz, n)
         return out
     for name, rec in activity.items():
@@ -38,7 +39,7 @@ def activation_counts(
         if logits is not None and y.shape == logits.shape and torch.equal(y, logits.detach()):
             continue
         if _is_recurrent(model, name):  # recurrent outputs are recorded time-first
-            _, nz, n = masked_sum_count(y, lengths, padded_length)
+            _, nz, n = masked_sum_count(y, lengths, padded_length, extra_steps)
         else:
             nz, n = float((y != 0).sum()), y.numel()
         out[name] = (nz, n)

@@ -20,6 +20,7 @@ def neuron_state_updates(
     *,
     lengths: Tensor | None = None,
     padded_length: int | None = None,
+    extra_steps: int = 0,
 ) -> dict[str, int]:
     """Per population (named by its first activity entry): state updates of one recorded
     batch, totals over the batch."""
@@ -33,7 +34,7 @@ def neuron_state_updates(
         if key in seen:  # a population recorded under two synapses (input and recurrent)
             continue
         seen.add(key)
-        mask = valid_step_mask(mem.shape[0], mem.shape[1], lengths, padded_length)
+        mask = valid_step_mask(mem.shape[0], mem.shape[1], lengths, padded_length, extra_steps)
         steps = mem.shape[0] * mem.shape[1] if mask is None else int(mask.sum())
         out[name] = steps * mem[0, 0].numel()
     layers = getattr(model, "synapse_layers", None)
@@ -41,7 +42,7 @@ def neuron_state_updates(
         for name, layer in layers():
             if isinstance(layer, nn.RNNBase) and name in activity and "input" in activity[name]:
                 x = activity[name]["input"]
-                mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length)
+                mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length, extra_steps)
                 steps = x.shape[0] * x.shape[1] if mask is None else int(mask.sum())
                 out[name] = steps * layer.hidden_size * layer.num_layers
     return out

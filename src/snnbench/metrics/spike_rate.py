@@ -20,9 +20,11 @@ def spiking_layer_names(model: nn.Module, activity: dict[str, dict[str, Tensor]]
     return [n for n, rec in activity.items() if "spikes" in rec]
 
 
-def masked_sum_count(x: Tensor, lengths: Tensor | None, padded_length: int | None) -> tuple[float, float, int]:
+def masked_sum_count(
+    x: Tensor, lengths: Tensor | None, padded_length: int | None, extra_steps: int = 0
+) -> tuple[float, float, int]:
     """(sum, number of nonzero, number of elements) of time-first ``x`` over its valid steps."""
-    mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length)
+    mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length, extra_steps)
     xf = x.detach().double()
     if mask is None:
         return float(xf.sum()), float((xf != 0).sum()), x.numel()
@@ -37,12 +39,13 @@ def spike_counts(
     *,
     lengths: Tensor | None = None,
     padded_length: int | None = None,
+    extra_steps: int = 0,
 ) -> dict[str, tuple[float, int]]:
     """Per spiking layer: (total spikes, neuron-steps) of one recorded batch; the rate is
     their ratio (accumulate both over batches before dividing)."""
     out: dict[str, tuple[float, int]] = {}
     for name in spiking_layer_names(model, activity):
-        total, _, count = masked_sum_count(activity[name]["spikes"], lengths, padded_length)
+        total, _, count = masked_sum_count(activity[name]["spikes"], lengths, padded_length, extra_steps)
         out[name] = (total, count)
     return out
 

@@ -127,12 +127,14 @@ def layer_synaptic_operations(
     *,
     lengths: Tensor | None = None,
     padded_length: int | None = None,
+    extra_steps: int = 0,
 ) -> SynOps:
     """Operation counts (totals over the batch) of one layer call on the recorded ``inputs``.
 
     ``inputs`` is what entered the layer: ``[B, ...]`` or time-first ``[T, B, ...]``. With
     ``lengths`` ``[B]`` and ``padded_length`` (the padded series length of the batch), the
-    padding steps of time-first inputs are not counted.
+    padding steps of time-first inputs are not counted (``extra_steps``: see
+    :func:`~snnbench.metrics._layers.valid_step_mask`).
     """
     if not isinstance(inputs, Tensor):
         raise ValueError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
@@ -141,7 +143,7 @@ def layer_synaptic_operations(
     time_first = is_time_first(layer, x)
     mask = None
     if time_first:
-        mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length)
+        mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length, extra_steps)
         if mask is not None:
             mask = mask.to(x.device)
     if kind == "rnn":
@@ -161,6 +163,7 @@ def synaptic_operations(
     *,
     lengths: Tensor | None = None,
     padded_length: int | None = None,
+    extra_steps: int = 0,
 ) -> dict[str, SynOps]:
     """Per synapse layer of ``model`` (``model.synapse_layers()``), the counts of the last
     recorded forward pass (``activity = model.last_activity``), totals over its batch.
@@ -179,5 +182,6 @@ def synaptic_operations(
                 f"synapse layer {name!r} has no recorded 'input' in last_activity "
                 f"(recorded: {sorted(activity)}); run forward with model.record = True"
             )
-        out[name] = layer_synaptic_operations(layer, rec["input"], lengths=lengths, padded_length=padded_length)
+        out[name] = layer_synaptic_operations(layer, rec["input"], lengths=lengths, padded_length=padded_length,
+                                              extra_steps=extra_steps)
     return out

@@ -62,7 +62,9 @@ class WorkloadAccumulator:
                 f"model {type(model).__name__} recorded no activity; it must fill last_activity "
                 "when model.record is True"
             )
-        kw = dict(lengths=lengths, padded_length=padded_length)
+        # frames the model appends after each input (delay SNNs) belong to the sample
+        kw = dict(lengths=lengths, padded_length=padded_length,
+                  extra_steps=int(getattr(model, "extra_steps", 0) or 0))
         for name, ops in synaptic_operations(model, activity, **kw).items():
             self.ops[name] = self.ops.get(name, SynOps()) + ops
         for name, layer in model.synapse_layers():
