@@ -270,96 +270,166 @@ if _HAVE_NUMBA:
 
     @numba.njit(parallel=True, **_jit)
     def _nb_alif_fwd(
-        x, v, a, beta, rho, thr, tplus, vr, zero, one, mode, s_out, h_out, a_out, nthreads
+        x, v, a, beta, rho, thr, tplus, vr, zero, one, mode, save, s_out, h_out, a_out, nthreads
     ):
         """Adaptive LIF forward; v and a: [N] hold the initial state on entry, final on
-        exit. a_out[t] = a_{t-1}, the adaptation in step t's threshold."""
+        exit. a_out[t] = a_{t-1}, the adaptation in step t's threshold. Without ``save``,
+        h_out and a_out are one row that every step overwrites (inference stores nothing).
+        Row slices and one branch-free loop per reset mode, as in _nb_lif_fwd, so each
+        loop vectorises."""
         T, N = x.shape
         nblk = max(1, nthreads)
         csz = (N + nblk - 1) // nblk
         for b in numba.prange(nblk):
             lo = min(N, b * csz)
             hi = min(N, lo + csz)
+            n = hi - lo
+            vb = v[lo:hi]
+            ab = a[lo:hi]
+            bb = beta[lo:hi]
+            rb = rho[lo:hi]
             for t in range(T):
-                for j in range(lo, hi):
-                    h = beta[j] * v[j] + x[t, j]
-                    ap = a[j]
-                    th = thr + ap
-                    sp = h >= th
-                    s = one if sp else zero
-                    h_out[t, j] = h
-                    a_out[t, j] = ap
-                    s_out[t, j] = s
-                    if mode == 0:
-                        v[j] = h - th * s
-                    elif mode == 1:
-                        v[j] = vr if sp else h
-                    else:
-                        v[j] = h
-                    a[j] = rho[j] * ap + tplus * s
+                xt = x[t, lo:hi]
+                row = t if save else 0
+                ht = h_out[row, lo:hi]
+                att = a_out[row, lo:hi]
+                st = s_out[t, lo:hi]
+                if mode == 0:
+                    for j in range(n):
+                        hh = bb[j] * vb[j] + xt[j]
+                        ap = ab[j]
+                        th = thr + ap
+                        sp = one if hh >= th else zero
+                        ht[j] = hh
+                        att[j] = ap
+                        st[j] = sp
+                        vb[j] = hh - th * sp
+                        ab[j] = rb[j] * ap + tplus * sp
+                elif mode == 1:
+                    for j in range(n):
+                        hh = bb[j] * vb[j] + xt[j]
+                        ap = ab[j]
+                        fire = hh >= thr + ap
+                        sp = one if fire else zero
+                        ht[j] = hh
+                        att[j] = ap
+                        st[j] = sp
+                        vb[j] = vr if fire else hh
+                        ab[j] = rb[j] * ap + tplus * sp
+                else:
+                    for j in range(n):
+                        hh = bb[j] * vb[j] + xt[j]
+                        ap = ab[j]
+                        sp = one if hh >= thr + ap else zero
+                        ht[j] = hh
+                        att[j] = ap
+                        st[j] = sp
+                        vb[j] = hh
+                        ab[j] = rb[j] * ap + tplus * sp
 
     @numba.njit(parallel=True, **_jit)
     def _nb_alif_bwd(
         h, at, gs, gv, ga, v0, a0, beta, rho, thr, tplus, vr, zero, one, mode, detach, kind,
         alpha, c0, c1, dpre, need_beta, need_rho, gx, gbeta, grho, nthreads,
     ):
-        """Reverse recurrence of the adaptive LIF (see alif_multistep_fused)."""
+        """Reverse recurrence of the adaptive LIF (see alif_multistep_fused). Per step and
+        neuron, with th = thr + a_{t-1}, d the surrogate derivative at h - th, g = dL/dv_t
+        and q = dL/da_t: the gradient reaching s_t is q tplus + dL/ds_t + the reset path;
+        dL/dh_t = (path through v) + (that) d; dL/da_{t-1} = rho q + (reset path through th)
+        - (that) d. Row slices and one branch-free loop per (reset, detach), so each
+        vectorises."""
         T, N = h.shape
         nblk = max(1, nthreads)
         csz = (N + nblk - 1) // nblk
         for b in numba.prange(nblk):
             lo = min(N, b * csz)
             hi = min(N, lo + csz)
+            n = hi - lo
+            gvb = gv[lo:hi]
+            gab = ga[lo:hi]
+            bb = beta[lo:hi]
+            rb = rho[lo:hi]
+            d = np.empty(n, dtype=h.dtype)
+            u = np.empty(n, dtype=h.dtype)
             for t in range(T - 1, -1, -1):
-                for j in range(lo, hi):
-                    hh = h[t, j]
-                    aa = at[t, j]
-                    th = thr + aa
-                    u = hh - th
-                    d = dpre[t, j] if kind < 0 else _sg(u, kind, alpha, c0, c1, zero, one)
-                    spk = hh >= th
-                    s = one if spk else zero
-                    g = gv[j]
-                    gat = ga[j]  # dL/da_t
-                    # total gradient reaching s_t (output, adaptation increment, reset)
-                    gst = gs[t, j] + tplus * gat
-                    gth = zero  # gradient reaching the effective threshold via reset
-                    if mode == 0:
-                        gh = g
-                        if not detach:
-                            gst = gst - th * g
-                        gth = -g * s
-                    elif mode == 1:
-                        gh = zero if spk else g
-                        if not detach:
-                            gst = gst + g * (vr - hh)
+                ht = h[t, lo:hi]
+                att = at[t, lo:hi]
+                gst = gs[t, lo:hi]
+                gxt = gx[t, lo:hi]
+                if kind < 0:
+                    d[:] = dpre[t, lo:hi]
+                else:
+                    for j in range(n):
+                        u[j] = ht[j] - att[j]  # _sg_row subtracts thr: d at h - (thr + a)
+                    _sg_row(u, thr, kind, alpha, c0, c1, zero, one, d)
+                if need_rho:  # dL/drho += dL/da_t a_{t-1}, before gab becomes dL/da_{t-1}
+                    grb = grho[lo:hi]
+                    for j in range(n):
+                        grb[j] += gab[j] * att[j]
+                if mode == 0 and not detach:
+                    for j in range(n):
+                        g = gvb[j]
+                        q = gab[j]
+                        th = thr + att[j]
+                        sp = one if ht[j] >= th else zero
+                        gsj = gst[j] + tplus * q - th * g
+                        gxt[j] = g + gsj * d[j]
+                        gab[j] = rb[j] * q - g * sp - gsj * d[j]
+                elif mode == 0:
+                    for j in range(n):
+                        g = gvb[j]
+                        q = gab[j]
+                        sp = one if ht[j] >= thr + att[j] else zero
+                        gsj = gst[j] + tplus * q
+                        gxt[j] = g + gsj * d[j]
+                        gab[j] = rb[j] * q - g * sp - gsj * d[j]
+                elif mode == 1 and not detach:
+                    for j in range(n):
+                        g = gvb[j]
+                        q = gab[j]
+                        hh = ht[j]
+                        keep = zero if hh >= thr + att[j] else g
+                        gsj = gst[j] + tplus * q + g * (vr - hh)
+                        gxt[j] = keep + gsj * d[j]
+                        gab[j] = rb[j] * q - gsj * d[j]
+                elif mode == 1:
+                    for j in range(n):
+                        g = gvb[j]
+                        q = gab[j]
+                        keep = zero if ht[j] >= thr + att[j] else g
+                        gsj = gst[j] + tplus * q
+                        gxt[j] = keep + gsj * d[j]
+                        gab[j] = rb[j] * q - gsj * d[j]
+                else:
+                    for j in range(n):
+                        g = gvb[j]
+                        q = gab[j]
+                        gsj = gst[j] + tplus * q
+                        gxt[j] = g + gsj * d[j]
+                        gab[j] = rb[j] * q - gsj * d[j]
+                if need_beta:
+                    gbb = gbeta[lo:hi]
+                    if t == 0:
+                        v0b = v0[lo:hi]
+                        for j in range(n):
+                            gbb[j] += gxt[j] * v0b[j]
                     else:
-                        gh = g
-                    gh = gh + gst * d
-                    # s depends on th = thr + a_{t-1} with derivative -d;
-                    # a_t = rho a_{t-1} + theta_plus s_t
-                    gap = rho[j] * gat + gth - gst * d  # dL/da_{t-1}
-                    gx[t, j] = gh
-                    if need_beta or need_rho:
-                        if t > 0:
-                            hp = h[t - 1, j]
-                            ap = at[t - 1, j]
-                            thp = thr + ap
-                            spp = hp >= thp
-                            if mode == 0:
-                                vp = hp - thp if spp else hp
-                            elif mode == 1:
-                                vp = vr if spp else hp
-                            else:
-                                vp = hp
+                        hp = h[t - 1, lo:hi]
+                        ap = at[t - 1, lo:hi]
+                        if mode == 0:
+                            for j in range(n):
+                                thp = thr + ap[j]
+                                q2 = hp[j]
+                                gbb[j] += gxt[j] * (q2 - thp if q2 >= thp else q2)
+                        elif mode == 1:
+                            for j in range(n):
+                                q2 = hp[j]
+                                gbb[j] += gxt[j] * (vr if q2 >= thr + ap[j] else q2)
                         else:
-                            vp = v0[j]
-                        if need_beta:
-                            gbeta[j] += gh * vp
-                        if need_rho:
-                            grho[j] += gat * aa
-                    gv[j] = beta[j] * gh
-                    ga[j] = gap
+                            for j in range(n):
+                                gbb[j] += gxt[j] * hp[j]
+                for j in range(n):
+                    gvb[j] = bb[j] * gxt[j]
 
 
 def _sg_consts(surrogate: Surrogate) -> tuple[int, float, float, float]:
@@ -662,7 +732,7 @@ def lif_multistep_chunked(
 class _ALIFFn(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx, x, v0, a0, beta, rho, thr, tplus, mode, vr, surrogate, detach, backend
+        ctx, x, v0, a0, beta, rho, thr, tplus, mode, vr, surrogate, detach, backend, need_grad
     ):
         T = x.shape[0]
         nshape = x.shape[1:]
@@ -673,14 +743,19 @@ class _ALIFFn(torch.autograd.Function):
         b = _flat(beta, nshape, dtype)
         r = _flat(rho, nshape, dtype)
         s = torch.empty_like(xc)
-        h = torch.empty_like(xc)
-        at = torch.empty_like(xc)
         if backend == "numba":
+            # without a gradient to come, h and a_{t-1} go to one scratch row per step
+            rows = T if need_grad else 1
+            h = torch.empty((rows, *nshape), dtype=dtype)
+            at = torch.empty((rows, *nshape), dtype=dtype)
             npt = xc.numpy().dtype.type
             _nb_alif_fwd(xc.view(T, -1).numpy(), v.numpy(), a.numpy(), b.numpy(), r.numpy(),
-                         npt(thr), npt(tplus), npt(vr), npt(0), npt(1), mode, s.view(T, -1).numpy(),
-                         h.view(T, -1).numpy(), at.view(T, -1).numpy(), numba.get_num_threads())
+                         npt(thr), npt(tplus), npt(vr), npt(0), npt(1), mode, bool(need_grad),
+                         s.view(T, -1).numpy(), h.view(rows, -1).numpy(), at.view(rows, -1).numpy(),
+                         numba.get_num_threads())
         else:
+            h = torch.empty_like(xc)
+            at = torch.empty_like(xc)
             vv, aa, bb, rr = (z.view(nshape) for z in (v, a, b, r))
             for t in range(T):
                 ht = torch.mul(bb, vv, out=h[t]).add_(xc[t])
@@ -777,7 +852,7 @@ class _ALIFFn(torch.autograd.Function):
             _reduce_to(ga.view(nshape), a0) if ctx.needs_input_grad[2] else None,
             _reduce_to(gbeta.view(nshape), beta) if need_beta else None,
             _reduce_to(grho.view(nshape), rho) if need_rho else None,
-            None, None, None, None, None, None, None,
+            None, None, None, None, None, None, None, None,
         )
 
 
@@ -813,7 +888,11 @@ def alif_multistep_fused(
     tp = check_positive("theta_plus", theta_plus, allow_zero=True)
     a0 = _initial_state("a0", a0, x_seq)
     rho = _decay_factor("rho", rho, x_seq)
-    return _ALIFFn.apply(x_seq, v0, a0, beta, rho, thr, tp, mode, vr, sg, bool(detach_reset), be)
+    need_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (x_seq, v0, a0, beta, rho)
+    )
+    return _ALIFFn.apply(x_seq, v0, a0, beta, rho, thr, tp, mode, vr, sg, bool(detach_reset), be,
+                         need_grad)
 
 
 class FusedLIF(torch.nn.Module):
