@@ -85,6 +85,12 @@ class TrainConfig(_Strict):
     early_stopping: int | None = Field(None, ge=1, description="patience in epochs on validation accuracy")
     grad_clip: float | None = Field(None, gt=0)
     eval_batch_size: int = Field(256, ge=1)
+    trim_padding: bool = Field(
+        False,
+        description="cut each batch of padded series to its longest series (fewer time steps; "
+        "results equal the untrimmed run up to float rounding, except that stochastic series "
+        "encoders draw different noise)",
+    )
 
 
 class ExperimentConfig(_Strict):

@@ -140,7 +140,8 @@ def train_model_seed(
         row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": res.loss, "train_accuracy": res.accuracy,
                                "seconds": res.seconds, "lr": optimizer.param_groups[0]["lr"]}
         if has_val:
-            val = evaluate(model, data.val, batch_size=cfg.eval_batch_size, seed=seed, device=device)
+            val = evaluate(model, data.val, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                           trim=cfg.trim_padding)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
             if val["accuracy"] > best_val:
                 best_val, best_epoch = val["accuracy"], epoch + 1
@@ -160,9 +161,11 @@ def train_model_seed(
         model.load_state_dict(best_state)
     has_delays = any(isinstance(mod, DelayedLinear) for mod in model.modules())
     if has_delays:  # report accuracy with Gaussian kernels, then with exact integer delays
-        before = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device)
+        before = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                          trim=cfg.trim_padding)
         round_all_delays(model)
-    test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device, record_activity=True)
+    test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                    trim=cfg.trim_padding, record_activity=True)
     extra: dict[str, Any] = {k: v for k, v in param_info.items() if k != "params"}
     if has_delays:
         extra["test_accuracy_before_rounding"] = before["accuracy"]

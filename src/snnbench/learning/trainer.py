@@ -78,7 +78,8 @@ def train_one_epoch(
     total_loss, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
     bar = tqdm(
-        iterate_batches(split, cfg.batch_size, shuffle=True, generator=shuffle_gen),
+        iterate_batches(split, cfg.batch_size, shuffle=True, generator=shuffle_gen,
+                        trim=bool(getattr(cfg, "trim_padding", False))),
         total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch",
     )
     for x, y, lengths in bar:
@@ -135,9 +136,11 @@ def evaluate(
     seed: int,
     device: torch.device,
     record_activity: bool = False,
+    trim: bool = False,
 ) -> dict[str, Any]:
     """Accuracy, mean loss and predictions; with ``record_activity`` also the mean spike
-    rate (spikes per neuron per time step) of every spiking layer."""
+    rate (spikes per neuron per time step) of every spiking layer. ``trim`` cuts each
+    batch of padded series to its longest series."""
     model.eval()
     gen = epoch_generator(seed, 10**6, 2)  # evaluation noise is fixed per seed
     can_record = record_activity and hasattr(model, "record")
@@ -146,7 +149,7 @@ def evaluate(
     loss_sum, correct, preds = 0.0, 0, []
     sums: dict[str, list[float]] = {}
     try:
-        for x, y, lengths in iterate_batches(split, batch_size, shuffle=False):
+        for x, y, lengths in iterate_batches(split, batch_size, shuffle=False, trim=trim):
             x, y = x.to(device), y.to(device)
             lengths = lengths.to(device) if lengths is not None else None
             logits = model(x, lengths=lengths, generator=gen)
