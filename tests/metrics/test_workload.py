@@ -192,3 +192,21 @@ def test_delay_snn_counts_its_appended_steps_and_masks_the_padding():
         got = batched["synaptic_operations"][key]
         assert got == pytest.approx(sum(r["synaptic_operations"][key] for r in alone) / 3)
     assert batched["synaptic_operations"]["effective_acs"] > 0
+
+
+def test_trainer_spike_rate_uses_the_same_valid_steps_as_the_metrics():
+    from snnbench.learning.trainer import evaluate
+    from snnbench.models import DelaySNN
+
+    g = torch.Generator().manual_seed(4)
+    lengths = torch.tensor([6, 3, 2, 5])
+    x = torch.randn(4, 6, 2, generator=g) * 2
+    for b, n in enumerate(lengths.tolist()):
+        x[b, n:] = 0
+    split = ArraySplit(x, torch.tensor([0, 1, 2, 0]), lengths)
+    torch.manual_seed(0)
+    model = DelaySNN((6, 2), [5], 3, max_delay=4)
+    ev = evaluate(model, split, batch_size=4, seed=0, device=torch.device("cpu"), record_activity=True)
+    wl = measure_workload(model, split, batch_size=4)
+    assert ev["mean_spike_rate"] > 0
+    assert ev["mean_spike_rate"] == pytest.approx(wl["mean_spike_rate"], rel=1e-9)

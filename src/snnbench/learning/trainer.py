@@ -107,22 +107,23 @@ def train_one_epoch(
     return EpochResult(total_loss / max(seen, 1), correct / max(seen, 1), time.perf_counter() - start)
 
 
-def _layer_spike_rates(activity: dict[str, dict[str, torch.Tensor]], lengths: torch.Tensor | None) -> dict[str, tuple[float, int]]:
-    """Per layer: (sum of spikes over valid steps, number of neuron-steps counted)."""
+def _layer_spike_rates(
+    activity: dict[str, dict[str, torch.Tensor]],
+    lengths: torch.Tensor | None,
+    padded_length: int | None,
+    extra_steps: int,
+) -> dict[str, tuple[float, int]]:
+    """Per layer: (sum of spikes over valid steps, number of neuron-steps counted); valid
+    steps as in :func:`snnbench.metrics._layers.valid_step_mask` (sub-steps per series step
+    and frames the model appends after the input belong to the sample, padding does not)."""
+    from ..metrics.spike_rate import masked_sum_count
+
     out: dict[str, tuple[float, int]] = {}
     for name, rec in activity.items():
         spikes = rec.get("spikes")
         if spikes is None:
             continue
-        s = spikes.float()
-        if lengths is not None:
-            steps = torch.arange(s.shape[0], device=s.device)[:, None]
-            mask = (steps < lengths.to(s.device)[None, :]).to(s.dtype)
-            mask = mask.reshape(mask.shape + (1,) * (s.ndim - 2))
-            total = float((s * mask).sum())
-            count = int(mask.sum()) * int(s[0, 0].numel())
-        else:
-            total, count = float(s.sum()), s.numel()
+        total, _, count = masked_sum_count(spikes.float(), lengths, padded_length, extra_steps)
         out[name] = (total, count)
     return out
 
@@ -158,7 +159,12 @@ def evaluate(
             correct += int((pred == y).sum())
             preds.append(pred.cpu())
             if can_record:
-                for name, (total, count) in _layer_spike_rates(getattr(model, "last_activity", {}) or {}, lengths).items():
+                rates = _layer_spike_rates(
+                    getattr(model, "last_activity", {}) or {}, lengths,
+                    int(x.shape[1]) if lengths is not None and x.ndim >= 2 else None,
+                    int(getattr(model, "extra_steps", 0) or 0),
+                )
+                for name, (total, count) in rates.items():
                     acc = sums.setdefault(name, [0.0, 0])
                     acc[0] += total
                     acc[1] += count
