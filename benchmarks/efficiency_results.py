@@ -27,7 +27,8 @@ from snnbench.report import write_report  # noqa: E402
 
 def default_run_dirs() -> list[Path]:
     dirs = []
-    for parent in (ROOT / "runs" / "surrogate-results", ROOT / "runs" / "delay-results-v2"):
+    # the default --runs folders of surrogate_results.py and delay_results.py
+    for parent in (ROOT / "runs" / "surrogate-results", ROOT / "runs" / "delay-results"):
         dirs += sorted(p for p in parent.glob("*") if (p / "results.json").is_file())
     return dirs
 
