@@ -101,3 +101,20 @@ def test_resume_with_a_corrupt_checkpoint_reports_it_and_changes_nothing(tmp_pat
     err = capsys.readouterr().err
     assert "corrupt" in err and "checkpoint.safetensors" in err
     assert ckpt.read_bytes() == before and not (run / "digits" / "snn" / "seed0" / "final.json").exists()
+
+
+def test_a_model_can_have_its_own_learning_rate(tmp_path):
+    raw = _tiny_suite(epochs=1)
+    exp = raw["experiments"][0]
+    exp["train"]["schedule"] = "none"
+    exp["models"][0]["lr"] = 0.01  # the SNN; the MLP keeps train.lr
+    run_suite(validate_suite(raw), tmp_path, progress=False)
+    lrs = {}
+    for name in ("snn", "mlp"):
+        rows = [json.loads(line) for line in
+                (tmp_path / "digits" / name / "seed0" / "metrics.jsonl").read_text().splitlines()]
+        lrs[name] = rows[0]["lr"]
+    assert lrs == {"snn": 0.01, "mlp": 5e-3}
+    raw["experiments"][0]["models"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="lr"):
+        validate_suite(raw)

@@ -61,6 +61,10 @@ class ModelConfig(_Strict):
     match: str | None = None
     match_tolerance: float = Field(0.05, gt=0, lt=1)
     kwargs: dict[str, Any] = Field(default_factory=dict, description="passed to the model builder")
+    lr: float | None = Field(
+        None, gt=0, description="learning rate of this model (default: the experiment's train.lr), "
+        "so that an SNN and its baseline can each be tuned"
+    )
 
     @field_validator("hidden")
     @classmethod
