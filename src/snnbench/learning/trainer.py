@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data.batching import iterate_batches
+from ..metrics._layers import extra_steps_of, padded_length_of
+from ..metrics.spike_rate import masked_sum_count
 from ..synapses.delays import clamp_all_positions, split_delay_parameters
 
 
@@ -116,8 +118,6 @@ def _layer_spike_rates(
     """Per layer: (sum of spikes over valid steps, number of neuron-steps counted); valid
     steps as in :func:`snnbench.metrics._layers.valid_step_mask` (sub-steps per series step
     and frames the model appends after the input belong to the sample, padding does not)."""
-    from ..metrics.spike_rate import masked_sum_count
-
     out: dict[str, tuple[float, int]] = {}
     for name, rec in activity.items():
         spikes = rec.get("spikes")
@@ -159,11 +159,8 @@ def evaluate(
             correct += int((pred == y).sum())
             preds.append(pred.cpu())
             if can_record:
-                rates = _layer_spike_rates(
-                    getattr(model, "last_activity", {}) or {}, lengths,
-                    int(x.shape[1]) if lengths is not None and x.ndim >= 2 else None,
-                    int(getattr(model, "extra_steps", 0) or 0),
-                )
+                rates = _layer_spike_rates(getattr(model, "last_activity", {}) or {}, lengths,
+                                           padded_length_of(x, lengths), extra_steps_of(model))
                 for name, (total, count) in rates.items():
                     acc = sums.setdefault(name, [0.0, 0])
                     acc[0] += total

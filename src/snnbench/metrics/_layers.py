@@ -101,6 +101,17 @@ def valid_step_mask(
     return t < (lengths.long() * sub + extra_steps)[None, :]
 
 
+def padded_length_of(x: Tensor, lengths: Tensor | None) -> int | None:
+    """Padded series length of a ``[B, L, C]`` batch as given to the model (the axis
+    ``lengths`` counts), or None for batches without lengths."""
+    return int(x.shape[1]) if lengths is not None and x.ndim >= 2 else None
+
+
+def extra_steps_of(model: nn.Module) -> int:
+    """Frames ``model`` appends after each input (a delay SNN's ``extra_steps``), else 0."""
+    return int(getattr(model, "extra_steps", 0) or 0)
+
+
 def binary_like(x: Tensor) -> bool:
     """NeuroBench's spike test: every value is -1, 0 or 1 (signed spikes count as spikes)."""
     if x.numel() == 0:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from .._validation import check_int
 from .activation_sparsity import activation_counts, activation_sparsity
 from .classification_accuracy import classification_accuracy
-from ._layers import binary_like
+from ._layers import binary_like, extra_steps_of, padded_length_of
 from .energy import EnergyModel, check_energy_model, estimate_energy
 from .neuron_updates import neuron_state_updates
 from .spike_rate import spike_counts, spike_rates
@@ -63,8 +63,7 @@ class WorkloadAccumulator:
                 "when model.record is True"
             )
         # frames the model appends after each input (delay SNNs) belong to the sample
-        kw = dict(lengths=lengths, padded_length=padded_length,
-                  extra_steps=int(getattr(model, "extra_steps", 0) or 0))
+        kw = dict(lengths=lengths, padded_length=padded_length, extra_steps=extra_steps_of(model))
         for name, ops in synaptic_operations(model, activity, **kw).items():
             self.ops[name] = self.ops.get(name, SynOps()) + ops
         for name, layer in model.synapse_layers():
@@ -131,11 +130,6 @@ class WorkloadAccumulator:
         }
 
 
-def _padded_length(x: Tensor, lengths: Tensor | None) -> int | None:
-    """Padded series length of a ``[B, L, C]`` batch (the axis ``lengths`` counts)."""
-    return int(x.shape[1]) if lengths is not None and x.ndim >= 2 else None
-
-
 @torch.no_grad()
 def measure_workload(
     model: nn.Module,
@@ -171,7 +165,7 @@ def measure_workload(
             x, y = x.to(device), y.to(device)
             lengths = lengths.to(device) if lengths is not None else None
             logits = model(x, lengths=lengths, generator=generator)
-            acc.update(model, logits, y, lengths=lengths, padded_length=_padded_length(x, lengths))
+            acc.update(model, logits, y, lengths=lengths, padded_length=padded_length_of(x, lengths))
             preds.append(logits.argmax(1).cpu())
             model.last_activity = {}
     finally:
