@@ -91,10 +91,10 @@ def recurrent_lif(
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)
     n_ref, sg, det = p.refractory_steps, p.surrogate, p.detach_reset
     if fused and n_ref == 0 and not return_membrane and not isinstance(thr, torch.Tensor):
+        from .fused import _decay_factor
         from .fused_recurrent import recurrent_lif_fused
 
-        b = beta if isinstance(beta, torch.Tensor) else torch.tensor(float(beta), dtype=x_seq.dtype,
-                                                                     device=x_seq.device)
+        b = _decay_factor("beta", beta, cur_all)
         out, v, s = recurrent_lif_fused(cur_all, w_rec, v, s, b, float(thr), reset,
                                         v_reset, sg, det)
         return out, RLIFState(v, ref, s)
