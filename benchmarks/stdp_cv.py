@@ -31,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 RECORDS = HERE.parent / "docs" / "stdp_cv.jsonl"
 sys.path.insert(0, str(HERE))
 
+from snnbench.experiments.runner import mean_std  # noqa: E402
+
 
 def parse_setting(text: str) -> dict:
     """``"a=1,b=x"`` -> {"a": 1, "b": "x"} (numbers, true/false, none parsed); ``preset`` -> {}."""
@@ -118,9 +120,9 @@ def cmd_one(a: argparse.Namespace) -> None:
 
 
 def _mean_se(v: list[float]) -> tuple[float, float]:
-    m = sum(v) / len(v)
-    se = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else float("nan")
-    return m, se
+    """Mean and standard error (sample std / sqrt(n); nan for one value)."""
+    m, sd = mean_std(v)
+    return m, (sd / math.sqrt(len(v)) if len(v) > 1 else float("nan"))
 
 
 def table_lines(neurons: int, baseline: str = "preset", folds: int | None = None) -> list[str]:
