@@ -21,15 +21,9 @@ import time
 import torch
 
 
-def _status_mib(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {key} in /proc/self/status")
-
-
 def memory_child(fused: bool) -> None:
+    from speed import _hwm_mib, _rss_mib  # the same /proc readers as benchmarks/speed.py
+
     from snnbench.neurons.lif import LIFParams
     from snnbench.neurons.recurrent import recurrent_lif
 
@@ -40,10 +34,10 @@ def memory_child(fused: bool) -> None:
     w_rec = (torch.randn(H, H, generator=g) * 0.02).requires_grad_()
     p = LIFParams(beta=0.9)
     recurrent_lif(x[:2], w_in, w_rec, None, p, fused=fused)[0].sum().backward()
-    base = _status_mib("VmRSS")
+    base = _rss_mib()
     s, _ = recurrent_lif(x, w_in, w_rec, None, p, fused=fused)
     s.sum().backward()
-    print(json.dumps({"peak_over_warmup": _status_mib("VmHWM") - base,
+    print(json.dumps({"peak_over_warmup": _hwm_mib() - base,
                       "buffer": T * B * H * 4 / 2**20}))
 
 
