@@ -252,16 +252,20 @@ def train_step(m, opt, x, y) -> None:
     opt.step()
 
 
-def time_models(models: dict, T: int, H: int, B: int, reps: int, warmup: int, train: bool):
-    """Median ms per step of each model, measured interleaved in this process."""
-    x, y = make_data(T, B)
+def time_models(models: dict, T: int, H: int, B: int, reps: int, warmup: int, train: bool,
+                device: str = "cpu"):
+    """Median ms per step of each model, measured interleaved in this process (on a CUDA
+    device each step is timed from a synchronised start to a synchronised end)."""
+    dev = torch.device(device)
+    x, y = (t.to(dev) for t in make_data(T, B))
     built = {}
     for name, ctor in models.items():
-        m = build(ctor, H)
+        m = build(ctor, H).to(dev)
         opt = torch.optim.Adam(m.parameters(), lr=1e-3) if train else None
         built[name] = (m, opt)
     times: dict[str, list[float]] = {n: [] for n in built}
     cpu: dict[str, list[float]] = {n: [] for n in built}
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     def one(m, opt):
         if train:
@@ -269,12 +273,14 @@ def time_models(models: dict, T: int, H: int, B: int, reps: int, warmup: int, tr
         else:
             with torch.no_grad():
                 m(x)
+        sync()
 
     for _ in range(warmup):
         for m, opt in built.values():
             one(m, opt)
     for _ in range(reps):
         for name, (m, opt) in built.items():
+            sync()
             c0, t0 = time.process_time(), time.perf_counter()
             one(m, opt)
             times[name].append((time.perf_counter() - t0) * 1e3)
@@ -685,9 +691,11 @@ of it); under `no_grad` it saves nothing. Backward runs the reverse recurrence o
 `dL/dβ = Σ_t g_h v_{t-1}`. On the CPU the numba kernels give each thread one contiguous
 slice of neurons that walks time; every inner loop is a branch-free contiguous loop over
 neurons (one per reset mode), so LLVM vectorises it; the four built-in surrogates are
-evaluated inline, a custom surrogate's derivative is computed by torch. The torch backend
-(in-place ops, one reverse loop) is the fallback for GPUs, half precision and machines
-without numba; `backend="auto"` picks numba for CPU float32/float64 tensors.
+evaluated inline, a custom surrogate's derivative is computed by torch. On a CUDA device
+Triton kernels (`snnbench.neurons.fused_triton`) do the same in one launch per sequence.
+The torch backend (in-place ops, one reverse loop) is the fallback for CPU half precision,
+GPUs without triton and machines without numba; `backend="auto"` picks numba for CPU
+float32/float64 tensors and triton for CUDA tensors.
 
 ## What was tried (development measurements, one thread, T=25, H=800, batch 128)
 
@@ -698,7 +706,7 @@ without numba; `backend="auto"` picks numba for CPU float32/float64 tensors.
   allocating its output takes 0.4-0.6 ms, a 10 MB copy 0.4 ms.
 - Blocks of 2,048 neurons per work item against one slice per thread: the slice was
   faster (fewer fork/joins), and results do not depend on the thread count.
-- torch backend (in-place per-step ops): 1.1-1.5x the bound; it stays as the GPU and
+- torch backend (in-place per-step ops): 1.1-1.5x the bound; it stays as the
   no-numba path.
 
 ## Where the remaining gap comes from
@@ -765,9 +773,12 @@ the run records the load average at its start; passes on a quiet machine differ 
 5-10% per cell (T=100, H=800 gave 1.09 and 1.18 of the bound for the dense fused model in
 two passes).
 
-GPU: the torch backend runs on CUDA tensors unchanged (device-agnostic in-place ops, a
-Python loop over T) and event synapses fall back to the dense product there; no Triton
-kernel was written, and nothing was measured on a GPU (none was lent to these sessions).
+GPU: `docs/performance_gpu.md` (written by `benchmarks/gpu_speed.py` on a CUDA machine)
+compares the Triton backend with the torch backend, the bound and the peers on the same
+network. Event synapses fall back to the dense product there. One LIF layer alone at
+T=100, B=1024, H=800 (`python benchmarks/gpu_speed.py --profile 100:800:1024`, H200):
+forward + backward 0.86 ms with blocks of 256 neurons per program (128: 1.03, 512: 0.92,
+1024: 1.03 ms), SpikingJelly 2.0's LIF node 0.94 ms, copying the same bytes 0.47 ms.
 """
 
 

@@ -35,13 +35,18 @@ Adaptive LIF (threshold :math:`\vartheta + a_{t-1}`, adaptation decays by ``rho`
 step and rises by ``theta_plus`` per spike) follows the same pattern with a second state.
 
 Backends: ``"numba"`` (CPU, parallel over neurons, float32/float64, zero-copy views of the
-torch buffers) and ``"torch"`` (in-place torch ops under ``no_grad``; any device, so it is
-also the GPU path). ``"auto"`` picks numba for CPU tensors when numba imports, else torch.
+torch buffers), ``"triton"`` (CUDA: one kernel launch per sequence, ``fused_triton``) and
+``"torch"`` (in-place torch ops under ``no_grad``, one Python step per time step; any device
+and dtype). ``"auto"`` picks numba for CPU float32/float64 tensors, triton for CUDA tensors
+when triton imports, else torch.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+
 import torch
 
 from .._validation import check_choice, check_int, check_positive, check_tensor
@@ -67,18 +72,50 @@ __all__ = [
 ]
 
 RESETS = ("soft", "hard", "none")
-BACKENDS = ("auto", "numba", "torch")
+_TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+BACKENDS = ("auto", "numba", "torch", "triton")
 _RESET_CODE = {"soft": 0, "hard": 1, "none": 2}
 # Surrogates with a closed form the numba kernels evaluate inline; any other Surrogate
 # subclass works too, its derivative is then evaluated by torch over the whole sequence.
 _SG_CODE: dict[type, int] = {ATan: 0, FastSigmoid: 1, Triangle: 2, Sigmoid: 3}
 
 
+@functools.lru_cache(maxsize=1)
+def _have_triton() -> bool:
+    """Whether triton imports (checked once: importing it is slow, and it cannot change)."""
+    try:
+        import triton  # noqa: F401
+    except Exception:  # missing, or broken beside this torch build
+        return False
+    return True
+
+
+def _triton_interpreted() -> bool:
+    # Triton's CPU interpreter runs the same kernels on CPU tensors (used by the tests on
+    # machines without a GPU); it reads this variable when the kernels are defined.
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
 def fused_backend(x: torch.Tensor, backend: str = "auto") -> str:
     """Resolve ``backend`` for tensor ``x``: ``"numba"`` for CPU float32/float64 tensors
-    when numba is installed, ``"torch"`` otherwise (GPU, half precision, no numba)."""
+    when numba is installed, ``"triton"`` for CUDA floating tensors when triton is
+    installed, ``"torch"`` otherwise."""
     check_choice("backend", backend, BACKENDS)
     cpu_ok = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    gpu_ok = x.device.type == "cuda" and x.dtype in _TRITON_DTYPES
+    if backend == "triton":
+        if not _have_triton():
+            raise ValueError("backend='triton' needs the triton package (it comes with CUDA "
+                             "builds of PyTorch); install it or use 'torch'")
+        interp_ok = _triton_interpreted() and x.device.type == "cpu" and x.dtype in _TRITON_DTYPES
+        if not (gpu_ok or interp_ok):
+            raise ValueError(
+                f"backend='triton' needs a CUDA tensor of dtype float16/bfloat16/float32/float64 "
+                f"(or TRITON_INTERPRET=1 for CPU tensors), got {x.dtype} on {x.device}"
+            )
+        return "triton"
+    if backend == "auto" and gpu_ok and _have_triton():
+        return "triton"
     if backend == "numba":
         if not _HAVE_NUMBA:
             raise ValueError("backend='numba' needs the numba package; install it or use 'torch'")
@@ -480,11 +517,20 @@ class _LIFFn(torch.autograd.Function):
         nshape = x.shape[1:]
         dtype = x.dtype
         xc = x.detach().contiguous()
-        v = _flat(v0, nshape, dtype, copy=True)
-        b = _flat(beta, nshape, dtype)
         s = torch.empty_like(xc)
-        h = torch.empty_like(xc) if need_grad else None
-        if backend == "numba":
+        if backend == "triton":
+            from . import fused_triton
+
+            cd = fused_triton.compute_dtype(dtype)  # state in float32 for half inputs
+            v = _flat(v0, nshape, cd, copy=True)
+            h = torch.empty(xc.shape, dtype=cd, device=xc.device) if need_grad else None
+            fused_triton.lif_forward(xc, v, fused_triton.periodic(beta, nshape, cd), thr, vr,
+                                     mode, bool(need_grad), s, h)
+            v = v.to(dtype)
+        elif backend == "numba":
+            v = _flat(v0, nshape, dtype, copy=True)
+            b = _flat(beta, nshape, dtype)
+            h = torch.empty_like(xc) if need_grad else None
             npt = xc.numpy().dtype.type  # scalars typed like the arrays: no float64 promotion
             x2 = xc.view(T, -1).numpy()
             s2 = s.view(T, -1).numpy()
@@ -492,6 +538,9 @@ class _LIFFn(torch.autograd.Function):
             _nb_lif_fwd(x2, v.numpy(), b.numpy(), npt(thr), npt(vr), npt(0), npt(1), mode,
                         bool(need_grad), s2, h2, numba.get_num_threads())
         else:
+            v = _flat(v0, nshape, dtype, copy=True)
+            b = _flat(beta, nshape, dtype)
+            h = torch.empty_like(xc) if need_grad else None
             vv = v.view(nshape)
             bb = b.view(nshape)
             for t in range(T):
@@ -503,18 +552,20 @@ class _LIFFn(torch.autograd.Function):
         vT = v.view(nshape)
         if need_grad:
             ctx.save_for_backward(h, v0, beta)
-            ctx.cfg = (thr, mode, vr, surrogate, detach, backend)
+            ctx.cfg = (thr, mode, vr, surrogate, detach, backend, dtype)
         return s, vT
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gs, gvT):  # type: ignore[override]
         h, v0, beta = ctx.saved_tensors
-        thr, mode, vr, surrogate, detach, backend = ctx.cfg
+        thr, mode, vr, surrogate, detach, backend, xdtype = ctx.cfg
         T = h.shape[0]
         nshape = h.shape[1:]
         dtype = h.dtype
         need_beta = ctx.needs_input_grad[2]
+        if backend == "triton":
+            return _lif_backward_triton(ctx, h, v0, beta, gs, gvT, xdtype)
         gs = torch.zeros_like(h) if gs is None else gs.to(dtype).contiguous()
         gv = torch.zeros(nshape, dtype=dtype, device=h.device) if gvT is None else gvT.to(dtype)
         gv = gv.expand(nshape).reshape(-1).clone()
@@ -558,6 +609,28 @@ class _LIFFn(torch.autograd.Function):
         gv0 = _reduce_to(gv.view(nshape), v0) if ctx.needs_input_grad[1] else None
         gbeta_out = _reduce_to(gbeta.view(nshape), beta) if need_beta else None
         return gx, gv0, gbeta_out, None, None, None, None, None, None, None
+
+
+def _lif_backward_triton(ctx, h, v0, beta, gs, gvT, xdtype):
+    """_LIFFn.backward on the triton backend (h in the kernels' compute dtype)."""
+    from . import fused_triton
+
+    thr, mode, vr, surrogate, detach = ctx.cfg[:5]
+    nshape = h.shape[1:]
+    cd = h.dtype
+    gs = torch.zeros_like(h) if gs is None else gs.contiguous()
+    gv = _flat(torch.zeros((), dtype=cd, device=h.device) if gvT is None else gvT, nshape, cd,
+               copy=True)
+    kind, alpha, c0, c1 = _sg_consts(surrogate)
+    dpre = surrogate.derivative(h - thr).contiguous() if kind < 0 else None
+    gx = torch.empty(h.shape, dtype=xdtype, device=h.device)
+    gbeta = torch.empty_like(gv) if ctx.needs_input_grad[2] else None
+    fused_triton.lif_backward(h, gs, gv, fused_triton.periodic(v0, nshape, cd),
+                              fused_triton.periodic(beta, nshape, cd), thr, vr, mode, bool(detach),
+                              kind, (alpha, c0, c1), dpre, gx, gbeta)
+    gv0 = _reduce_to(gv.view(nshape), v0).to(v0.dtype) if ctx.needs_input_grad[1] else None
+    gb = _reduce_to(gbeta.view(nshape), beta).to(beta.dtype) if gbeta is not None else None
+    return gx, gv0, gb, None, None, None, None, None, None, None
 
 
 def _spike_and_reset_(h: torch.Tensor, thr: float, mode: int, vr: float, s_out: torch.Tensor,
@@ -610,7 +683,8 @@ def _decay_factor(name: str, d: float | torch.Tensor, x_seq: torch.Tensor) -> to
     b = float(d)
     if not (math.isfinite(b) and 0.0 <= b <= 1.0):
         raise ValueError(f"{name} must be in [0, 1], got {d!r}")
-    return torch.tensor(b, dtype=x_seq.dtype, device=x_seq.device)
+    # torch.full, not torch.tensor: on a GPU a fill is queued, a host copy blocks
+    return torch.full((), b, dtype=x_seq.dtype, device=x_seq.device)
 
 
 def _check_broadcast(name: str, t: torch.Tensor, nshape: torch.Size) -> None:
@@ -740,10 +814,22 @@ class _ALIFFn(torch.autograd.Function):
         xc = x.detach().contiguous()
         v = _flat(v0, nshape, dtype, copy=True)
         a = _flat(a0, nshape, dtype, copy=True)
-        b = _flat(beta, nshape, dtype)
-        r = _flat(rho, nshape, dtype)
+        if backend != "triton":  # the triton kernels read beta and rho unexpanded
+            b = _flat(beta, nshape, dtype)
+            r = _flat(rho, nshape, dtype)
         s = torch.empty_like(xc)
-        if backend == "numba":
+        if backend == "triton":
+            from . import fused_triton
+
+            cd = fused_triton.compute_dtype(dtype)
+            v, a = v.to(cd), a.to(cd)
+            h = torch.empty(xc.shape, dtype=cd, device=xc.device) if need_grad else None
+            at = torch.empty_like(h) if need_grad else None
+            fused_triton.alif_forward(xc, v, a, fused_triton.periodic(beta, nshape, cd),
+                                      fused_triton.periodic(rho, nshape, cd), thr, tplus, vr,
+                                      mode, bool(need_grad), s, h, at)
+            v, a = v.to(dtype), a.to(dtype)
+        elif backend == "numba":
             # without a gradient to come, h and a_{t-1} go to one scratch row per step
             rows = T if need_grad else 1
             h = torch.empty((rows, *nshape), dtype=dtype)
@@ -772,14 +858,16 @@ class _ALIFFn(torch.autograd.Function):
                     vv.copy_(ht)
                 torch.mul(rr, att, out=aa).add_(s[t], alpha=tplus)
         ctx.save_for_backward(h, at, v0, a0, beta, rho)
-        ctx.cfg = (thr, tplus, mode, vr, surrogate, detach, backend)
+        ctx.cfg = (thr, tplus, mode, vr, surrogate, detach, backend, dtype)
         return s, v.view(nshape), a.view(nshape)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
         h, at, v0, a0, beta, rho = ctx.saved_tensors
-        thr, tplus, mode, vr, surrogate, detach, backend = ctx.cfg
+        thr, tplus, mode, vr, surrogate, detach, backend, xdtype = ctx.cfg
+        if backend == "triton":
+            return _alif_backward_triton(ctx, h, at, v0, a0, beta, rho, gs, gvT, gaT, xdtype)
         T = h.shape[0]
         nshape = h.shape[1:]
         dtype = h.dtype
@@ -854,6 +942,37 @@ class _ALIFFn(torch.autograd.Function):
             _reduce_to(grho.view(nshape), rho) if need_rho else None,
             None, None, None, None, None, None, None, None,
         )
+
+
+def _alif_backward_triton(ctx, h, at, v0, a0, beta, rho, gs, gvT, gaT, xdtype):
+    """_ALIFFn.backward on the triton backend (h, at in the kernels' compute dtype)."""
+    from . import fused_triton
+
+    thr, tplus, mode, vr, surrogate, detach = ctx.cfg[:6]
+    nshape = h.shape[1:]
+    cd = h.dtype
+    zero = torch.zeros((), dtype=cd, device=h.device)
+    gs = torch.zeros_like(h) if gs is None else gs.contiguous()
+    gv = _flat(zero if gvT is None else gvT, nshape, cd, copy=True)
+    ga = _flat(zero if gaT is None else gaT, nshape, cd, copy=True)
+    kind, alpha, c0, c1 = _sg_consts(surrogate)
+    dpre = surrogate.derivative(h - (at + thr)).contiguous() if kind < 0 else None
+    gx = torch.empty(h.shape, dtype=xdtype, device=h.device)
+    gbeta = torch.empty_like(gv) if ctx.needs_input_grad[3] else None
+    grho = torch.empty_like(gv) if ctx.needs_input_grad[4] else None
+    per = fused_triton.periodic
+    fused_triton.alif_backward(h, at, gs, gv, ga, per(v0, nshape, cd), per(beta, nshape, cd),
+                               per(rho, nshape, cd), thr, tplus, vr, mode, bool(detach), kind,
+                               (alpha, c0, c1), dpre, gx, gbeta, grho)
+    need = ctx.needs_input_grad
+    return (
+        gx,
+        _reduce_to(gv.view(nshape), v0).to(v0.dtype) if need[1] else None,
+        _reduce_to(ga.view(nshape), a0).to(a0.dtype) if need[2] else None,
+        _reduce_to(gbeta.view(nshape), beta).to(beta.dtype) if need[3] else None,
+        _reduce_to(grho.view(nshape), rho).to(rho.dtype) if need[4] else None,
+        None, None, None, None, None, None, None, None,
+    )
 
 
 def alif_multistep_fused(
