@@ -198,7 +198,8 @@ class NorseNet(nn.Module):
 
 MODELS = {
     "matmul-only bound": (Bound, None),
-    "snnbench fused (auto: numba)": (SnnbenchFused, None),
+    "snnbench fused (auto: c kernels)": (SnnbenchFused, None),
+    "snnbench fused (numba backend)": (lambda h: SnnbenchFused(h, backend="numba"), None),
     "snnbench fused + event synapses": (SnnbenchEvent, None),
     "snnbench fused (torch backend)": (lambda h: SnnbenchFused(h, backend="torch"), None),
     "snnbench chunked (memory mode)": (SnnbenchChunked, None),
@@ -560,7 +561,7 @@ def main(argv=None) -> int:
     return 0
 
 
-MINE = ("snnbench fused (auto: numba)", "snnbench fused + event synapses")
+MINE = ("snnbench fused (auto: c kernels)", "snnbench fused + event synapses")
 
 
 def _peer_lines(res: dict, bound: str) -> list[str]:
@@ -600,7 +601,7 @@ def _speed_sections(a, train_res, infer_res, bound, me) -> list[str]:
 
 
 def write_doc(path: Path, a, models, missing, train_res, infer_res, mem, bound, prof) -> None:
-    me = "snnbench fused (auto: numba)"
+    me = MINE[0]
     today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
     L = [

@@ -18,7 +18,8 @@ from snnbench.neurons.fused import (
 )
 from snnbench.neurons.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 
-BACKENDS = ["torch"] + (["numba"] if fused._HAVE_NUMBA else [])
+ALIF_BACKENDS = ["torch"] + (["numba"] if fused._HAVE_NUMBA else [])
+BACKENDS = ALIF_BACKENDS + (["c"] if fused.native_lif.available() else [])  # c: LIF/IF only
 
 
 class Gauss(Surrogate):
@@ -178,8 +179,37 @@ def test_backends_agree_and_no_grad_path():
     with torch.no_grad():
         b = lif_multistep_fused(x, v0, beta, reset="hard", backend="numba")
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    assert fused.fused_backend(x) == "numba"
+    assert fused.fused_backend(x) == ("c" if fused.native_lif.available() else "numba")
     assert fused.fused_backend(x.half()) == "torch"
+
+
+@pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
+                                          ("hard", True), ("none", False)])
+@pytest.mark.parametrize("sg", [ATan(2.0), FastSigmoid(5.0), Triangle(0.8), Sigmoid(4.0),
+                                Gauss(1.5)], ids=lambda s: type(s).__name__)
+def test_c_kernels_bit_identical_to_numba(reset, detach, sg):
+    """The c backend repeats the numba kernels' arithmetic: float32 spikes, final state and
+    every gradient (x, v0, beta) equal to the last bit, over more neurons than one thread
+    slice, so results recorded with either backend reproduce with the other."""
+    if not (fused.native_lif.available() and fused._HAVE_NUMBA):
+        pytest.skip("needs both the compiled kernels and numba")
+    x, v0, beta, ws, wv = _inputs(T=11, B=4, H=9000, dtype=torch.float32, seed=13)
+    outs = []
+    for be in ("numba", "c"):
+        got = lif_multistep_fused(x, v0, beta, 0.8, reset, -0.1, sg, detach, be)
+        outs.append((*got, *_grads(got, (x, v0, beta), ws, wv)))
+    assert 0 < float(outs[0][0].sum()) < outs[0][0].numel()
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)
+
+
+def test_c_backend_errors():
+    if not fused.native_lif.available():
+        pytest.skip("compiled kernels not built")
+    with pytest.raises(ValueError, match="LIF/IF kernels only"):
+        alif_multistep_fused(torch.zeros(3, 2), backend="c")
+    with pytest.raises(ValueError, match="float32/float64"):
+        lif_multistep_fused(torch.zeros(3, 2, dtype=torch.float16), backend="c")
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard", "none"])
@@ -197,7 +227,7 @@ def test_alif_no_grad_path_matches_torch_backend(reset):
         assert torch.equal(p, q)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ALIF_BACKENDS)
 @pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
                                           ("hard", True), ("none", False)])
 @pytest.mark.parametrize("surrogate", ["atan", "custom"])
@@ -303,7 +333,8 @@ def test_matches_library_lif_and_alif(backend, reset, detach):
     pa = ad_mod.ALIFParams(beta=beta, threshold=0.8, theta_plus=0.2, theta_decay=0.9,
                            reset=reset, v_reset=-0.1, surrogate=sg, detach_reset=detach)
     ra, rast = ad_mod.alif(x, ad_mod.ALIFState(v0, th0, ref0), pa)
-    fa = alif_multistep_fused(x, v0, th0, beta, 0.9, 0.8, 0.2, reset, -0.1, sg, detach, backend)
+    abe = "auto" if backend == "c" else backend  # auto must resolve to an adaptive kernel
+    fa = alif_multistep_fused(x, v0, th0, beta, 0.9, 0.8, 0.2, reset, -0.1, sg, detach, abe)
     assert torch.equal(fa[0], ra)
     torch.testing.assert_close(fa[2], rast.theta, rtol=1e-12, atol=1e-12)
     ins = (x, v0, th0, beta)

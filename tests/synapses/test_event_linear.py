@@ -7,10 +7,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnbench import _native
 from snnbench.synapses import event_linear as el
+from snnbench.synapses import native_events
 from snnbench.synapses.event_linear import EventLinear, event_linear, events_from_dense
 
-pytestmark = pytest.mark.skipif(not el._HAVE_NUMBA, reason="the event kernels need numba")
+
+@pytest.fixture(params=["c", "numba"], autouse=True)
+def kernels(request, monkeypatch):
+    """Every test runs on the compiled C kernels and on the numba ones."""
+    if request.param == "c":
+        if not native_events.available():
+            pytest.skip("the C event kernels were not built")
+        monkeypatch.setattr(_native, "MIN_WORK_PER_THREAD", 1)  # threads even for tiny inputs
+    else:
+        if not el._HAVE_NUMBA:
+            pytest.skip("numba is not installed")
+        monkeypatch.setattr(native_events, "available", lambda: False)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -100,20 +114,24 @@ def test_weight_gradient_over_many_row_chunks(monkeypatch):
     torch.testing.assert_close(ge[1], gd[1], rtol=0, atol=1e-12)
 
 
-def test_result_does_not_depend_on_thread_count():
-    import numba
-
+def test_result_does_not_depend_on_thread_count(kernels):
     x = _spikes((64, 50), 0.2, seed=8, dtype=torch.float32)
     w = torch.randn(37, 50, generator=torch.Generator().manual_seed(9), requires_grad=True)
-    before = numba.get_num_threads()
+    if kernels == "c":  # the C kernels take torch's thread count
+        get, set_, most = torch.get_num_threads, torch.set_num_threads, 3
+    else:
+        import numba
+
+        get, set_, most = numba.get_num_threads, numba.set_num_threads, numba.config.NUMBA_NUM_THREADS
+    before = get()
     runs = []
     try:
-        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-            numba.set_num_threads(n)
+        for n in sorted({1, most}):
+            set_(n)
             y = event_linear(x, w, None, max_density=1.0)
             runs.append((y.detach(), torch.autograd.grad(y.square().sum(), w)[0]))
     finally:
-        numba.set_num_threads(before)
+        set_(before)
     for y, gw in runs[1:]:
         assert torch.equal(y, runs[0][0]) and torch.equal(gw, runs[0][1])
 
@@ -167,3 +185,23 @@ def test_feedforward_snn_with_event_synapses_matches_dense():
     x = torch.rand(8, 30, generator=torch.Generator().manual_seed(14), dtype=torch.float64)
     outs = [m(x, generator=torch.Generator().manual_seed(15)) for m in (dense, ev)]
     torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("graded", [False, True])
+def test_c_kernels_bit_identical_to_numba(kernels, graded, monkeypatch):
+    """The C kernels repeat the numba kernels' summation order: forward values and the
+    weight gradient (over several row chunks) equal to the last bit in float32."""
+    if kernels == "numba" or not el._HAVE_NUMBA:
+        pytest.skip("compares the C kernels with numba")
+    monkeypatch.setattr(el, "_CHUNK_BYTES", 4096)
+    x = _spikes((40, 30, 70), 0.2, seed=21, dtype=torch.float32, graded=graded)
+    g = torch.Generator().manual_seed(22)
+    w = torch.randn(300, 70, generator=g, requires_grad=True)
+    b = torch.randn(300, generator=g, requires_grad=True)
+    runs = []
+    for use_c in (True, False):
+        monkeypatch.setattr(native_events, "available", lambda use_c=use_c: use_c)
+        y = event_linear(x, w, b, max_density=1.0)
+        runs.append((y.detach(), *torch.autograd.grad(y.square().sum(), (w, b))))
+    for a, d in zip(*runs):
+        assert torch.equal(a, d)

@@ -34,11 +34,13 @@ soft :math:`1 - \vartheta\sigma'`, hard :math:`(1 - s_t) + (v_r - h_t)\sigma'`, 
 Adaptive LIF (threshold :math:`\vartheta + a_{t-1}`, adaptation decays by ``rho`` per
 step and rises by ``theta_plus`` per spike) follows the same pattern with a second state.
 
-Backends: ``"numba"`` (CPU, parallel over neurons, float32/float64, zero-copy views of the
-torch buffers), ``"triton"`` (CUDA: one kernel launch per sequence, ``fused_triton``) and
+Backends: ``"c"`` (CPU, LIF/IF only: the numba kernels' loops in C, compiled at install
+time, ``native_lif``; bit-identical to numba and without numba's ~60 MiB JIT start-up),
+``"numba"`` (CPU, parallel over neurons, float32/float64, zero-copy views of the torch
+buffers), ``"triton"`` (CUDA: one kernel launch per sequence, ``fused_triton``) and
 ``"torch"`` (in-place torch ops under ``no_grad``, one Python step per time step; any device
-and dtype). ``"auto"`` picks numba for CPU float32/float64 tensors, triton for CUDA tensors
-when triton imports, else torch.
+and dtype). ``"auto"`` picks c (else numba) for CPU float32/float64 tensors, triton for CUDA
+tensors when triton imports, else torch.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ import os
 import torch
 
 from .._validation import check_choice, check_int, check_positive, check_tensor
+from . import native_lif
 from .surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle, get_surrogate
 
 try:  # numba is a declared dependency, but keep the torch path usable without it
@@ -73,7 +76,7 @@ __all__ = [
 
 RESETS = ("soft", "hard", "none")
 _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-BACKENDS = ("auto", "numba", "torch", "triton")
+BACKENDS = ("auto", "c", "numba", "torch", "triton")
 _RESET_CODE = {"soft": 0, "hard": 1, "none": 2}
 # Surrogates with a closed form the numba kernels evaluate inline; any other Surrogate
 # subclass works too, its derivative is then evaluated by torch over the whole sequence.
@@ -97,12 +100,23 @@ def _triton_interpreted() -> bool:
 
 
 def fused_backend(x: torch.Tensor, backend: str = "auto") -> str:
-    """Resolve ``backend`` for tensor ``x``: ``"numba"`` for CPU float32/float64 tensors
-    when numba is installed, ``"triton"`` for CUDA floating tensors when triton is
-    installed, ``"torch"`` otherwise."""
+    """Resolve ``backend`` for tensor ``x``: ``"c"`` for CPU float32/float64 tensors when
+    the compiled kernels were built, else ``"numba"`` when numba is installed; ``"triton"``
+    for CUDA floating tensors when triton is installed; ``"torch"`` otherwise."""
     check_choice("backend", backend, BACKENDS)
     cpu_ok = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
     gpu_ok = x.device.type == "cuda" and x.dtype in _TRITON_DTYPES
+    if backend == "c":
+        if not native_lif.available():
+            raise ValueError("backend='c' needs the compiled kernels, which were not built at "
+                             "install time (no C compiler?); reinstall snnbench or use 'numba'")
+        if not cpu_ok:
+            raise ValueError(
+                f"backend='c' needs a CPU float32/float64 tensor, got {x.dtype} on {x.device}"
+            )
+        return "c"
+    if backend == "auto" and cpu_ok and native_lif.available():
+        return "c"
     if backend == "triton":
         if not _have_triton():
             raise ValueError("backend='triton' needs the triton package (it comes with CUDA "
@@ -527,6 +541,11 @@ class _LIFFn(torch.autograd.Function):
             fused_triton.lif_forward(xc, v, fused_triton.periodic(beta, nshape, cd), thr, vr,
                                      mode, bool(need_grad), s, h)
             v = v.to(dtype)
+        elif backend == "c":
+            v = _flat(v0, nshape, dtype, copy=True)
+            h = torch.empty_like(xc) if need_grad else None
+            native_lif.lif_forward(xc, v, _flat(beta, nshape, dtype), thr, vr, mode,
+                                   bool(need_grad), s, h)
         elif backend == "numba":
             v = _flat(v0, nshape, dtype, copy=True)
             b = _flat(beta, nshape, dtype)
@@ -574,7 +593,11 @@ class _LIFFn(torch.autograd.Function):
         gx = torch.empty_like(h)
         gbeta = torch.zeros_like(v0f) if need_beta else None
         kind, alpha, c0, c1 = _sg_consts(surrogate)
-        if backend == "numba":
+        if backend == "c":
+            dpre = surrogate.derivative(h - thr).contiguous() if kind < 0 else None
+            native_lif.lif_backward(h, gs, gv, v0f, b, thr, vr, mode, bool(detach), kind, alpha,
+                                    c0, c1, dpre, gx, gbeta)
+        elif backend == "numba":
             npt = h.numpy().dtype.type
             dpre = (surrogate.derivative(h - thr).contiguous().view(T, -1).numpy()
                     if kind < 0 else np.zeros((1, 1), dtype=npt))
@@ -1001,9 +1024,14 @@ def alif_multistep_fused(
     Returns ``(spikes [T, B, ...], v_T, a_T)``; gradients flow to ``x_seq``, ``v0``,
     ``a0`` and tensor ``beta``/``rho``.
     """
+    if backend == "c":
+        raise ValueError("backend='c' has LIF/IF kernels only; the adaptive LIF runs on "
+                         "'numba', 'triton' (CUDA) or 'torch'")
     v0, beta, thr, mode, vr, sg, be = _check_common(
         x_seq, v0, beta, threshold, reset, v_reset, surrogate, backend
     )
+    if be == "c":  # "auto" on the CPU: the adaptive kernels exist for numba
+        be = "numba" if _HAVE_NUMBA else "torch"
     tp = check_positive("theta_plus", theta_plus, allow_zero=True)
     a0 = _initial_state("a0", a0, x_seq)
     rho = _decay_factor("rho", rho, x_seq)

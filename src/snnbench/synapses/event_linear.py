@@ -13,13 +13,14 @@ two products that dominate an SNN's training step. The input gradient is a dense
 (``g`` is dense) and stays with torch.
 
 On the CPU the input is turned into events (compressed rows: per sample-step the indices
-of its nonzero inputs, and their values unless all are 1) and one numba kernel,
+of its nonzero inputs, and their values unless all are 1) and one kernel (C, compiled at
+install time, ``native_events``; numba where it was not built),
 ``out[r] = sum_e val_e * src[col_e]``, computes the forward pass (``src = W^T``) and the
 weight gradient (``src = g``, the events regrouped by input over chunks of rows so the
 chunk of ``g`` stays in cache). Each thread owns one block of output columns, so no two
 threads write the same memory and the results do not depend on the thread count.
 When the input is denser than ``max_density``, the layer has fewer than
-``MIN_OUT_FEATURES`` outputs, on other devices, or without numba, the call is plain
+``MIN_OUT_FEATURES`` outputs, on other devices, or without either kernel, the call is plain
 ``torch.nn.functional.linear``.
 
 Values equal the dense product up to float rounding (the sum runs in another order), so
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_range
+from . import native_events
 
 try:  # numba is a declared dependency; without it every call is the dense product
     import numba
@@ -182,16 +184,23 @@ def events_from_dense(x: Tensor, max_density: float = 1.0) -> tuple[Tensor, Tens
     memory). Returns None when more than ``max_density`` of the entries are nonzero."""
     x = x.detach().contiguous()
     N, K = x.shape
+    use_c = native_events.available()
     ptr = torch.zeros(N + 1, dtype=torch.int64)
     graded = torch.empty(N, dtype=torch.int64)
-    _nb_count(x.numpy(), ptr.numpy(), graded.numpy())
+    if use_c:
+        native_events.count(x, ptr, graded)
+    else:
+        _nb_count(x.numpy(), ptr.numpy(), graded.numpy())
     torch.cumsum(ptr, 0, out=ptr)
     E = int(ptr[-1])
     if E > max_density * N * K:
         return None
-    idx = torch.empty(E + 1, dtype=torch.int32)  # + the spare slot of _nb_fill
+    idx = torch.empty(E + 1, dtype=torch.int32)  # + the spare slot of the branch-free fill
     val = torch.empty(E + 1, dtype=x.dtype)
-    _nb_fill(x.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
+    if use_c:
+        native_events.fill(x, ptr, idx, val)
+    else:
+        _nb_fill(x.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
     if not bool(graded.any()):
         val = torch.empty(0, dtype=x.dtype)  # not val[:0]: that view would keep E values alive
     return ptr, idx[:E], val[:E]
@@ -200,7 +209,19 @@ def events_from_dense(x: Tensor, max_density: float = 1.0) -> tuple[Tensor, Tens
 def _num_blocks(H: int) -> int:
     """One column block per thread: measured faster than L2-sized blocks, even when a
     thread's slice of the weights exceeds its L2 cache."""
+    if native_events.available():
+        return max(1, min(H, torch.get_num_threads()))
     return max(1, min(H, numba.get_num_threads()))
+
+
+def _spmm(ptr: Tensor, col: Tensor, val: Tensor, src: Tensor, out: Tensor, start: int,
+          init: Tensor | None) -> None:
+    """The event product of native_events.spmm, on whichever kernel is available."""
+    if native_events.available():
+        native_events.spmm(ptr, col, val, src, out, start, init)
+    else:
+        _nb_spmm(ptr.numpy(), col.numpy(), val.numpy(), src.numpy(), out.numpy(), start,
+                 (init if init is not None else out[0]).numpy(), _num_blocks(src.shape[1]))
 
 
 class _EventLinearFn(torch.autograd.Function):
@@ -209,9 +230,8 @@ class _EventLinearFn(torch.autograd.Function):
         wt = weight.detach().t().contiguous()  # [K, H]: an event reads one contiguous row
         K, H = wt.shape
         y = torch.empty(x2.shape[0], H, dtype=x2.dtype)
-        b = bias.detach().contiguous() if bias is not None else wt[0]  # wt[0]: unread placeholder
-        _nb_spmm(ptr.numpy(), idx.numpy(), val.numpy(), wt.numpy(), y.numpy(),
-                 1 if bias is not None else 0, b.numpy(), _num_blocks(H))
+        b = bias.detach().contiguous() if bias is not None else None
+        _spmm(ptr, idx, val, wt, y, 1 if bias is not None else 0, b)
         ctx.save_for_backward(weight, ptr, idx, val)
         ctx.has_bias = bias is not None
         return y
@@ -241,12 +261,14 @@ def _weight_grad(ptr: Tensor, idx: Tensor, val: Tensor, g: Tensor, K: int) -> Te
     cptr = torch.empty(nch, K + 1, dtype=torch.int64)
     ccol = torch.empty(idx.shape[0], dtype=torch.int32)
     cval = torch.empty(idx.shape[0] if val.numel() else 0, dtype=val.dtype)
-    _nb_transpose_chunks(ptr.numpy(), idx.numpy(), val.numpy(), K, rows, cptr.numpy(),
-                         ccol.numpy(), cval.numpy())
+    if native_events.available():
+        native_events.transpose_chunks(ptr, idx, val, K, rows, cptr, ccol, cval)
+    else:
+        _nb_transpose_chunks(ptr.numpy(), idx.numpy(), val.numpy(), K, rows, cptr.numpy(),
+                             ccol.numpy(), cval.numpy())
     gwt = torch.empty(K, H, dtype=g.dtype)
-    gn, cp, cc, cv, gw = g.numpy(), cptr.numpy(), ccol.numpy(), cval.numpy(), gwt.numpy()
     for c in range(nch):
-        _nb_spmm(cp[c], cc, cv, gn[c * rows:(c + 1) * rows], gw, 2 if c else 0, gw[0], nblk)
+        _spmm(cptr[c], ccol, cval, g[c * rows:(c + 1) * rows], gwt, 2 if c else 0, None)
     return gwt.t()
 
 
@@ -270,7 +292,7 @@ def event_linear(
             f"got x of shape {tuple(x.shape)}"
         )
     usable = (
-        _HAVE_NUMBA
+        (native_events.available() or _HAVE_NUMBA)
         and max_density > 0
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)

@@ -1,0 +1,33 @@
+"""Build step for the optional C kernels (everything else is in pyproject.toml).
+
+``snnbench.neurons._lif_kernels`` and ``snnbench.synapses._event_kernels`` are plain shared
+libraries (no Python C API) that ``native_lif`` and ``native_events`` load with ctypes.
+They are optional: where no C compiler is available the install goes on and the numba
+kernels are used instead (see ``snnbench._native``).
+"""
+
+import sys
+
+from setuptools import Extension, setup
+
+if sys.platform == "win32":  # MSVC has no pthreads: the build fails and numba is used
+    args, link, libs = ["/O2"], [], []
+else:
+    # -ffp-contract=off: beta * v + x must round as a separate multiply and add (see the
+    # C file); OpenMP for the threads (src/snnbench/_parallel.h)
+    args, link, libs = ["-O3", "-ffp-contract=off", "-fopenmp", "-pthread"], ["-fopenmp", "-pthread"], ["m"]
+
+
+def kernels(name: str, folder: str) -> Extension:
+    return Extension(
+        f"snnbench.{folder}.{name}",
+        sources=[f"src/snnbench/{folder}/{name}.c"],
+        depends=[f"src/snnbench/{folder}/{name}_body.h", "src/snnbench/_parallel.h"],
+        extra_compile_args=args,
+        extra_link_args=link,
+        libraries=libs,
+        optional=True,
+    )
+
+
+setup(ext_modules=[kernels("_lif_kernels", "neurons"), kernels("_event_kernels", "synapses")])

@@ -1,0 +1,62 @@
+"""Loading snnbench's optional C kernels (plain shared libraries, called through ctypes).
+
+The libraries are built by ``setup.py`` when snnbench is installed, as optional
+extensions: where no C compiler was available they are missing and the numba kernels are
+used instead. They exist for memory: the first numba call in a process starts LLVM and
+numba's compiler (60-115 MiB resident in our measurements), while each library is a few
+hundred KiB.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+from pathlib import Path
+
+import torch
+
+__all__ = ["library_path", "load_library", "num_threads", "dtype_suffix", "data_ptr",
+           "MIN_WORK_PER_THREAD"]
+
+# Below this many elements of work per thread, starting a thread costs more than it saves.
+MIN_WORK_PER_THREAD = 1 << 15
+
+
+def library_path(directory: Path, stem: str) -> Path | None:
+    """The compiled library ``stem`` (e.g. ``_lif_kernels``) in ``directory``, if built."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        p = Path(directory) / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None
+
+
+def load_library(directory: Path, stem: str) -> ctypes.CDLL | None:
+    """The library loaded with ctypes, or None when it was not built or does not load
+    (built for another platform, or damaged)."""
+    path = library_path(directory, stem)
+    if path is None:
+        return None
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError:
+        return None
+
+
+def num_threads(work: int) -> int:
+    """Threads for a kernel call: torch's thread count, fewer for small work."""
+    return max(1, min(torch.get_num_threads(), work // MIN_WORK_PER_THREAD))
+
+
+def dtype_suffix(dtype: torch.dtype) -> str:
+    """The kernels' name suffix for a tensor dtype (``f32`` or ``f64``)."""
+    if dtype == torch.float32:
+        return "f32"
+    if dtype == torch.float64:
+        return "f64"
+    raise ValueError(f"the C kernels take float32 or float64 tensors, got {dtype}")
+
+
+def data_ptr(t: torch.Tensor | None) -> int | None:
+    """Address of a tensor's data for ctypes (None -> NULL)."""
+    return None if t is None else t.data_ptr()

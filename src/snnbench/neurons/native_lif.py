@@ -1,0 +1,65 @@
+"""The ``"c"`` backend of the fused LIF: C kernels compiled when snnbench is installed.
+
+``_lif_kernels.c`` holds the same forward and backward recurrences as the numba kernels
+of ``snnbench.neurons.fused`` (same loop structure, same order of operations, so float32
+results are bit-identical). It exists for memory (see ``snnbench._native``);
+:func:`available` says whether it was built.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from pathlib import Path
+
+import torch
+
+from .._native import data_ptr, dtype_suffix, load_library, num_threads
+
+__all__ = ["available", "lif_forward", "lif_backward"]
+
+
+@functools.lru_cache(maxsize=1)
+def _lib() -> ctypes.CDLL | None:
+    lib = load_library(Path(__file__).resolve().parent, "_lif_kernels")
+    if lib is None:
+        return None
+    p, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+    for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        fwd = getattr(lib, f"snn_lif_fwd_{suf}")
+        fwd.argtypes = [p, p, p, real, real, i32, i32, p, p, i64, i64, i32]
+        fwd.restype = None
+        bwd = getattr(lib, f"snn_lif_bwd_{suf}")
+        bwd.argtypes = [p, p, p, p, p, real, real, i32, i32, i32, real, real, real, p, i32, p,
+                        p, i64, i64, i32]
+        bwd.restype = None
+    return lib
+
+
+def available() -> bool:
+    """Whether the compiled kernels were built and load."""
+    return _lib() is not None
+
+
+def lif_forward(x: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, thr: float, vr: float,
+                mode: int, save: bool, s: torch.Tensor, h: torch.Tensor | None) -> None:
+    """Contiguous CPU tensors: ``x``, ``s``, ``h`` [T, ...]; ``v`` [N] holds v0 on entry and
+    v_T on exit; ``beta`` [N]. Fills ``s`` and, when ``save``, ``h``."""
+    T, N = x.shape[0], v.numel()
+    fn = getattr(_lib(), f"snn_lif_fwd_{dtype_suffix(x.dtype)}")
+    fn(x.data_ptr(), v.data_ptr(), beta.data_ptr(), thr, vr, mode, int(save), s.data_ptr(),
+       data_ptr(h), T, N, num_threads(T * N))
+
+
+def lif_backward(h: torch.Tensor, gs: torch.Tensor, gv: torch.Tensor, v0: torch.Tensor,
+                 beta: torch.Tensor, thr: float, vr: float, mode: int, detach: bool, kind: int,
+                 alpha: float, c0: float, c1: float, dpre: torch.Tensor | None,
+                 gx: torch.Tensor, gbeta: torch.Tensor | None) -> None:
+    """Reverse recurrence: fills ``gx`` [T, ...]; ``gv`` [N] holds dL/dv_T on entry and
+    dL/dv0 on exit; ``gbeta`` [N] (zeroed by the caller) accumulates dL/dbeta when given;
+    ``dpre`` is the precomputed surrogate derivative when ``kind`` < 0."""
+    T, N = h.shape[0], gv.numel()
+    fn = getattr(_lib(), f"snn_lif_bwd_{dtype_suffix(h.dtype)}")
+    fn(h.data_ptr(), gs.data_ptr(), gv.data_ptr(), v0.data_ptr(), beta.data_ptr(), thr, vr,
+       mode, int(detach), kind, alpha, c0, c1, data_ptr(dpre), int(gbeta is not None), gx.data_ptr(),
+       data_ptr(gbeta), T, N, num_threads(T * N))

@@ -1,0 +1,88 @@
+"""C kernels of the event-driven linear synapse (``_event_kernels.c``), through ctypes.
+
+The same four kernels as the numba ones in ``event_linear`` (count, fill, spmm, transpose
+by chunks), with their loop and summation order, so results are bit-identical; used
+instead of numba when the library was built at install time (see ``snnbench._native``).
+Every tensor argument is a contiguous CPU tensor.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from pathlib import Path
+
+import torch
+
+from .._native import data_ptr, dtype_suffix, load_library, num_threads
+
+__all__ = ["available", "count", "fill", "spmm", "transpose_chunks"]
+
+
+@functools.lru_cache(maxsize=1)
+def _lib() -> ctypes.CDLL | None:
+    lib = load_library(Path(__file__).resolve().parent, "_event_kernels")
+    if lib is None:
+        return None
+    p, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+    for suf in ("f32", "f64"):
+        signatures = {
+            "count": ([p, i64, i64, p, p, i32], None),
+            "fill": ([p, i64, i64, p, p, p, i64, i32], None),
+            "spmm": ([p, i64, p, p, i32, p, i64, p, i32, p, i32], None),
+            "transpose_chunks": ([p, i64, p, p, i32, i64, i64, i64, p, p, p, i32], i32),
+        }
+        for name, (args, ret) in signatures.items():
+            fn = getattr(lib, f"snn_ev_{name}_{suf}")
+            fn.argtypes = args
+            fn.restype = ret
+    return lib
+
+
+def available() -> bool:
+    """Whether the compiled kernels were built and load."""
+    return _lib() is not None
+
+
+def _fn(name: str, dtype: torch.dtype):
+    return getattr(_lib(), f"snn_ev_{name}_{dtype_suffix(dtype)}")
+
+
+def count(x: torch.Tensor, ptr: torch.Tensor, graded: torch.Tensor) -> None:
+    """ptr[n + 1] = nonzeros of row n of ``x`` [N, K]; graded[n] = how many are not 1."""
+    N, K = x.shape
+    _fn("count", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), graded.data_ptr(),
+                          num_threads(N * K))
+
+
+def fill(x: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, val: torch.Tensor) -> None:
+    """Row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] (the last slot of
+    idx/val is a spare that absorbs the branch-free overrun)."""
+    N, K = x.shape
+    _fn("fill", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), idx.data_ptr(), val.data_ptr(),
+                         idx.shape[0] - 1, num_threads(N * K))
+
+
+def spmm(ptr: torch.Tensor, col: torch.Tensor, val: torch.Tensor, src: torch.Tensor,
+         out: torch.Tensor, start: int, init: torch.Tensor | None) -> None:
+    """out[r, :] = s0 + sum over e in ptr[r]:ptr[r+1] of val[e] * src[col[e], :]; s0 = 0
+    (``start`` 0), ``init`` (1) or out[r, :] (2); an empty ``val`` means all ones."""
+    R = ptr.shape[0] - 1
+    H = src.shape[1]
+    _fn("spmm", src.dtype)(ptr.data_ptr(), R, col.data_ptr(), val.data_ptr(),
+                           int(val.numel() == 0), src.data_ptr(), H, out.data_ptr(), start,
+                           data_ptr(init), num_threads(R * H))
+
+
+def transpose_chunks(ptr: torch.Tensor, idx: torch.Tensor, val: torch.Tensor, K: int, rows: int,
+                     cptr: torch.Tensor, ccol: torch.Tensor, cval: torch.Tensor) -> None:
+    """Per chunk c of ``rows`` rows, the compressed rows of x[chunk]^T at the chunk's own
+    offsets ``cptr[c, k]:cptr[c, k + 1]`` (chunk-local row indices in ``ccol``)."""
+    N = ptr.shape[0] - 1
+    nch = cptr.shape[0]
+    failed = _fn("transpose_chunks", cval.dtype)(
+        ptr.data_ptr(), N, idx.data_ptr(), val.data_ptr(), int(val.numel() == 0), K, rows, nch,
+        cptr.data_ptr(), ccol.data_ptr(), cval.data_ptr(), torch.get_num_threads())
+    if failed:
+        raise MemoryError(f"event transpose: could not allocate {K} counters per thread")
+
