@@ -205,3 +205,23 @@ def test_c_kernels_bit_identical_to_numba(kernels, graded, monkeypatch):
         runs.append((y.detach(), *torch.autograd.grad(y.square().sum(), (w, b))))
     for a, d in zip(*runs):
         assert torch.equal(a, d)
+
+
+def test_spike_events_round_trip_through_the_bitmask():
+    """pack_bits / unpack_bits give back exactly the events of events_from_dense (K not a
+    multiple of 8, empty rows included), and a spike layer saves only the bitmask."""
+    x = _spikes((70, 37), 0.2, seed=41, dtype=torch.float32)
+    x[5] = 0
+    ptr, idx, val = events_from_dense(x)
+    assert val.numel() == 0
+    bits = el.pack_bits(ptr, idx, 37)
+    assert bits.shape == (70, 5) and bits.dtype == torch.uint8
+    ptr2, idx2 = el.unpack_bits(bits)
+    assert torch.equal(ptr2, ptr) and torch.equal(idx2, idx)
+    w = torch.randn(12, 37, requires_grad=True)
+    y = event_linear(x, w, max_density=1.0)
+    saved = y.grad_fn.next_functions[0][0].saved_tensors  # under the final reshape
+    assert [t.dtype for t in saved[1:2]] == [torch.uint8] and saved[1].shape == (70, 5)
+    assert not any(t.dtype == torch.int32 for t in saved)
+    graded = event_linear(x * 0.5, w, max_density=1.0).grad_fn.next_functions[0][0].saved_tensors
+    assert any(t.dtype == torch.int32 for t in graded)  # graded input keeps its events

@@ -32,7 +32,8 @@ void NAME(snn_ev_count)(const REAL *x, int64_t N, int64_t K, int64_t *ptr, int64
     parallel_slices(NAME(count_slice), &a, N, nthreads);
 }
 
-/* ---- fill: row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] ----------- */
+/* ---- fill: row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] (val NULL:  */
+/* indices only) ------------------------------------------------------------------------- */
 /* Branch-free: every entry is written and the position advances past nonzero ones only;  */
 /* a write beyond the row's end goes to the spare last slot (the next row may belong to  */
 /* another thread).                                                                      */
@@ -53,12 +54,20 @@ static void NAME(fill_slice)(void *p, int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; n++) {
         const REAL *restrict xr = a->x + n * K;
         int64_t e = a->ptr[n], end = a->ptr[n + 1];
-        for (int64_t k = 0; k < K; k++) {
-            REAL v = xr[k];
-            int64_t j = e < end ? e : spare;
-            idx[j] = (int32_t)k;
-            val[j] = v;
-            e += v != 0;
+        if (val != NULL) {
+            for (int64_t k = 0; k < K; k++) {
+                REAL v = xr[k];
+                int64_t j = e < end ? e : spare;
+                idx[j] = (int32_t)k;
+                val[j] = v;
+                e += v != 0;
+            }
+        } else { /* spikes: indices only */
+            for (int64_t k = 0; k < K; k++) {
+                int64_t j = e < end ? e : spare;
+                idx[j] = (int32_t)k;
+                e += xr[k] != 0;
+            }
         }
     }
 }

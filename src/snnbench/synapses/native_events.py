@@ -1,9 +1,10 @@
 """C kernels of the event-driven linear synapse (``_event_kernels.c``), through ctypes.
 
-The same four kernels as the numba ones in ``event_linear`` (count, fill, spmm, transpose
-by chunks), with their loop and summation order, so results are bit-identical; used
-instead of numba when the library was built at install time (see ``snnbench._native``).
-Every tensor argument is a contiguous CPU tensor.
+The same kernels as the numba ones in ``event_linear`` (count, fill, spmm, transpose by
+chunks, and the bitmask that keeps spike events between forward and backward), with their
+loop and summation order, so results are bit-identical; used instead of numba when the
+library was built at install time (see ``snnbench._native``). Every tensor argument is a
+contiguous CPU tensor.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 
 from .._native import data_ptr, dtype_suffix, load_library, num_threads
 
-__all__ = ["available", "count", "fill", "spmm", "transpose_chunks"]
+__all__ = ["available", "count", "fill", "spmm", "transpose_chunks", "pack_bits", "count_bits",
+           "fill_bits"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,6 +38,11 @@ def _lib() -> ctypes.CDLL | None:
             fn = getattr(lib, f"snn_ev_{name}_{suf}")
             fn.argtypes = args
             fn.restype = ret
+    for name, args in {"pack_bits": [p, p, i64, i64, p, i32], "count_bits": [p, i64, i64, p, i32],
+                       "fill_bits": [p, i64, i64, p, p, i32]}.items():
+        fn = getattr(lib, f"snn_ev_{name}")
+        fn.argtypes = args
+        fn.restype = None
     return lib
 
 
@@ -57,10 +64,12 @@ def count(x: torch.Tensor, ptr: torch.Tensor, graded: torch.Tensor) -> None:
 
 def fill(x: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, val: torch.Tensor) -> None:
     """Row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] (the last slot of
-    idx/val is a spare that absorbs the branch-free overrun)."""
+    idx/val is a spare that absorbs the branch-free overrun); an empty ``val``: indices
+    only."""
     N, K = x.shape
-    _fn("fill", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), idx.data_ptr(), val.data_ptr(),
-                         idx.shape[0] - 1, num_threads(N * K))
+    _fn("fill", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), idx.data_ptr(),
+                         val.data_ptr() if val.numel() else None, idx.shape[0] - 1,
+                         num_threads(N * K))
 
 
 def spmm(ptr: torch.Tensor, col: torch.Tensor, val: torch.Tensor, src: torch.Tensor,
@@ -86,3 +95,23 @@ def transpose_chunks(ptr: torch.Tensor, idx: torch.Tensor, val: torch.Tensor, K:
     if failed:
         raise MemoryError(f"event transpose: could not allocate {K} counters per thread")
 
+
+
+def pack_bits(ptr: torch.Tensor, idx: torch.Tensor, bits: torch.Tensor) -> None:
+    """The spike events into the bitmask ``bits`` [N, KB] uint8 (bit k % 8 of byte k // 8)."""
+    N, KB = bits.shape
+    _lib().snn_ev_pack_bits(ptr.data_ptr(), idx.data_ptr(), N, KB, bits.data_ptr(),
+                            num_threads(N * KB))
+
+
+def count_bits(bits: torch.Tensor, ptr: torch.Tensor) -> None:
+    """ptr[n + 1] = set bits of row n of ``bits``."""
+    N, KB = bits.shape
+    _lib().snn_ev_count_bits(bits.data_ptr(), N, KB, ptr.data_ptr(), num_threads(N * KB))
+
+
+def fill_bits(bits: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor) -> None:
+    """Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]]."""
+    N, KB = bits.shape
+    _lib().snn_ev_fill_bits(bits.data_ptr(), N, KB, ptr.data_ptr(), idx.data_ptr(),
+                            num_threads(N * KB))
