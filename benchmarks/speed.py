@@ -689,14 +689,17 @@ Forward writes spikes into a preallocated `[T, B, H]` buffer without autograd an
 the pre-reset membrane `h_t` (spikes, `v_{t-1}` and the surrogate derivative are functions
 of it); under `no_grad` it saves nothing. Backward runs the reverse recurrence once:
 `g_h = g_s σ'(h - θ) + g_v dv/dh`, `dL/dx_t = g_h`, `g_v(t-1) = β g_h`,
-`dL/dβ = Σ_t g_h v_{t-1}`. On the CPU the numba kernels give each thread one contiguous
+`dL/dβ = Σ_t g_h v_{t-1}`. On the CPU the kernels give each thread one contiguous
 slice of neurons that walks time; every inner loop is a branch-free contiguous loop over
-neurons (one per reset mode), so LLVM vectorises it; the four built-in surrogates are
-evaluated inline, a custom surrogate's derivative is computed by torch. On a CUDA device
-Triton kernels (`snnbench.neurons.fused_triton`) do the same in one launch per sequence.
-The torch backend (in-place ops, one reverse loop) is the fallback for CPU half precision,
-GPUs without triton and machines without numba; `backend="auto"` picks numba for CPU
-float32/float64 tensors and triton for CUDA tensors.
+neurons (one per reset mode), so the compiler vectorises it; the four built-in surrogates
+are evaluated inline, a custom surrogate's derivative is computed by torch. The CPU
+kernels exist twice with the same loops and order of operations (bit-identical results,
+tested): in C (`snnbench.neurons._lif_kernels.c`, compiled when snnbench is installed,
+OpenMP threads, loaded with ctypes: the `c` backend) and in numba (the fallback where no
+compiler was available). On a CUDA device Triton kernels (`snnbench.neurons.fused_triton`)
+do the same in one launch per sequence. The torch backend (in-place ops, one reverse
+loop) is the fallback for CPU half precision and GPUs without triton; `backend="auto"`
+picks c (else numba) for CPU float32/float64 tensors and triton for CUDA tensors.
 
 ## What was tried (development measurements, one thread, T=25, H=800, batch 128)
 
@@ -735,7 +738,8 @@ activations dominate.
 `snnbench.synapses.event_linear.EventLinear` (a drop-in `nn.Linear`; `event_synapses=True`
 in `FeedForwardSNN` and its configs) multiplies only the nonzero inputs. The input is
 turned into compressed rows (per sample-step the indices and values of its spikes: one
-branch-free pass), and one numba kernel computes `out[r] = sum_e val_e * src[col_e]`:
+branch-free pass), and one kernel (C, or numba where the C library was not built)
+computes `out[r] = sum_e val_e * src[col_e]`:
 forward with `src = W^T`, and the weight gradient `g^T x` with `src = g` over chunks of
 rows (the events of each chunk regrouped by input, so the chunk of `g` stays in cache).
 Each thread owns a block of output columns (no two threads write the same memory; the
@@ -758,17 +762,24 @@ product (MKL) took 28 ms forward and 25 ms for the weight gradient at the same d
 numba's first call in a process initialises LLVM and maps its compiled kernels: 60-140
 MiB once in our runs (a one-line cached `njit` function alone costs 58 MiB, 35 MiB of it
 LLVM's shared-library code pages), whatever the network size. That one-off is why the
-numba models' peak over the post-import RSS is above half of snnTorch's while their
-per-step memory (over warm-up) is not; the torch backend, which loads no LLVM, meets both.
-The event synapses save their events (int32 index + value per spike, and a regrouped copy
-in backward) on top of that. With dense synapses the speed-up over the best peer is capped:
-SpikingJelly runs within 1.2-1.37x of the dense bound on this machine (1.45-1.59x in the
-issue's table), so 1.35x faster than it means running below the dense bound, which only
-skipping zero inputs does.
+numba rows' peak over the post-import RSS is far above their per-step memory (over
+warm-up), and why the CPU kernels also exist in C: the C libraries are a few hundred KiB,
+so the `c` rows pay no start-up. The event synapses keep, between forward and backward,
+one bit per input for spikes (at density 0.2 a sixth of the int32 event list; graded
+inputs keep indices and values; backward regroups the events straight from the bits),
+and their per-call event lists are mapped directly, so they go back to the OS when freed:
+from glibc's heap, whose mmap threshold rises after the first such block is freed, they
+stayed resident (154-156 against 148 MiB over import, medians of 5 processes; with
+`MALLOC_MMAP_THRESHOLD_` fixed the event and dense models peaked alike, which is how the
+cause was found). The mapping costs first-touch page faults, about 0.5 ms per MiB here. With dense synapses the speed-up over
+the best peer is capped: SpikingJelly runs within 1.2-1.37x of the dense bound on this
+machine (1.45-1.59x in the issue's table), so 1.35x faster than it means running below
+the dense bound, which only skipping zero inputs does.
 
 ## Threads and noise
 
-Two torch and two numba threads on the 2-core machine. With other jobs on the cores every
+Two torch threads (which the C kernels share through OpenMP) and two numba threads on the
+2-core machine. With other jobs on the cores every
 parallel region waits for a descheduled partner (3-4x slower and meaningless ratios), so
 the run records the load average at its start; passes on a quiet machine differ by about
 5-10% per cell (T=100, H=800 gave 1.09 and 1.18 of the bound for the dense fused model in

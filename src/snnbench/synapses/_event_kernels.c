@@ -33,7 +33,6 @@ typedef struct {
     const int32_t *idx;
     int64_t KB;
     uint8_t *bits;
-    int64_t *cnt;
 } bits_args;
 
 static void pack_slice(void *p, int64_t lo, int64_t hi) {
@@ -50,55 +49,59 @@ static void pack_slice(void *p, int64_t lo, int64_t hi) {
 
 void snn_ev_pack_bits(const int64_t *ptr, const int32_t *idx, int64_t N, int64_t KB,
                       uint8_t *bits, int nthreads) {
-    bits_args a = {ptr, idx, KB, bits, NULL};
+    bits_args a = {ptr, idx, KB, bits};
     parallel_slices(pack_slice, &a, N, nthreads);
-}
-
-static inline int popcount8(unsigned v) {
-    v = v - ((v >> 1) & 0x55u);
-    v = (v & 0x33u) + ((v >> 2) & 0x33u);
-    return (int)((v + (v >> 4)) & 0x0Fu);
-}
-
-static void count_bits_slice(void *p, int64_t lo, int64_t hi) {
-    const bits_args *a = (const bits_args *)p;
-    for (int64_t n = lo; n < hi; n++) {
-        const uint8_t *row = a->bits + n * a->KB;
-        int64_t c = 0;
-        for (int64_t b = 0; b < a->KB; b++) c += popcount8(row[b]);
-        a->cnt[n + 1] = c;
-    }
-}
-
-/* ptr[n + 1] = set bits of row n (ptr[0] untouched; the caller takes the cumulative sum). */
-void snn_ev_count_bits(const uint8_t *bits, int64_t N, int64_t KB, int64_t *ptr, int nthreads) {
-    bits_args a = {NULL, NULL, KB, (uint8_t *)bits, ptr};
-    parallel_slices(count_bits_slice, &a, N, nthreads);
 }
 
 typedef struct {
     const uint8_t *bits;
-    int64_t KB;
     const int64_t *ptr;
-    int32_t *idx;
-} unpack_args;
+    int64_t N, K, KB, rows;
+    int64_t *cptr;
+    int32_t *ccol;
+    int failed;
+} tr_bits_args;
 
-static void fill_bits_slice(void *p, int64_t lo, int64_t hi) {
-    const unpack_args *a = (const unpack_args *)p;
-    for (int64_t n = lo; n < hi; n++) {
-        const uint8_t *row = a->bits + n * a->KB;
-        int64_t e = a->ptr[n];
-        for (int64_t b = 0; b < a->KB; b++) {
-            unsigned v = row[b];
-            for (int j = 0; v != 0; j++, v >>= 1)
-                if (v & 1u) a->idx[e++] = (int32_t)(b * 8 + j);
+static void tr_bits_slice(void *p, int64_t c0, int64_t c1) {
+    tr_bits_args *a = (tr_bits_args *)p;
+    const int64_t K = a->K, KB = a->KB, rows = a->rows, N = a->N;
+    int64_t *fill = (int64_t *)malloc((size_t)K * sizeof(int64_t));
+    if (fill == NULL) {
+        snn_flag(&a->failed);
+        return;
+    }
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t n0 = c * rows, n1 = n0 + rows < N ? n0 + rows : N;
+        for (int64_t k = 0; k < K; k++) fill[k] = 0;
+        for (int64_t n = n0; n < n1; n++) {
+            const uint8_t *row = a->bits + n * KB;
+            for (int64_t b = 0; b < KB; b++)
+                for (unsigned v = row[b], j = 0; v != 0; j++, v >>= 1)
+                    fill[b * 8 + j] += v & 1u;
+        }
+        int64_t *cp = a->cptr + c * (K + 1);
+        cp[0] = a->ptr[n0];
+        for (int64_t k = 0; k < K; k++) {
+            cp[k + 1] = cp[k] + fill[k];
+            fill[k] = cp[k];
+        }
+        for (int64_t n = n0; n < n1; n++) {
+            const uint8_t *row = a->bits + n * KB;
+            for (int64_t b = 0; b < KB; b++)
+                for (unsigned v = row[b], j = 0; v != 0; j++, v >>= 1)
+                    if (v & 1u) a->ccol[fill[b * 8 + j]++] = (int32_t)(n - n0);
         }
     }
+    free(fill);
 }
 
-/* Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]]: the events packed by pack_bits. */
-void snn_ev_fill_bits(const uint8_t *bits, int64_t N, int64_t KB, const int64_t *ptr,
-                      int32_t *idx, int nthreads) {
-    unpack_args a = {bits, KB, ptr, idx};
-    parallel_slices(fill_bits_slice, &a, N, nthreads);
+/* The chunked transpose of transpose_chunks (cptr, ccol; no values: spikes) read from the
+ * bitmask, with ptr [N+1] the row offsets of the events. Returns 1 when a thread could
+ * not allocate its K counters. */
+int snn_ev_transpose_bits(const uint8_t *bits, const int64_t *ptr, int64_t N, int64_t K,
+                          int64_t rows, int64_t nch, int64_t *cptr, int32_t *ccol,
+                          int nthreads) {
+    tr_bits_args a = {bits, ptr, N, K, (K + 7) / 8, rows, cptr, ccol, 0};
+    parallel_slices(tr_bits_slice, &a, nch, nthreads);
+    return a.failed;
 }

@@ -49,7 +49,7 @@ try:  # numba is a declared dependency; without it every call is the dense produ
 except ImportError:  # pragma: no cover
     _HAVE_NUMBA = False
 
-__all__ = ["event_linear", "EventLinear", "events_from_dense", "pack_bits", "unpack_bits",
+__all__ = ["event_linear", "EventLinear", "events_from_dense", "pack_bits",
            "DEFAULT_MAX_DENSITY", "MIN_OUT_FEATURES"]
 
 #: Above this fraction of nonzero inputs the dense product is used. Measured on a 2-core
@@ -200,40 +200,49 @@ if _HAVE_NUMBA:
                 bits[n, k >> 3] |= np.uint8(1 << (k & 7))
 
     @numba.njit(parallel=True, **_jit)
-    def _nb_count_bits(bits, ptr):
+    def _nb_transpose_bits(bits, ptr, K, rows, cptr, ccol):
+        """_nb_transpose_chunks for spike events read from their bitmask (``ptr``: the
+        events' row offsets)."""
         N, KB = bits.shape
-        for n in numba.prange(N):
-            c = 0
-            for b in range(KB):
-                v = bits[n, b]
-                while v:
-                    c += v & 1
-                    v >>= 1
-            ptr[n + 1] = c
-
-    @numba.njit(parallel=True, **_jit)
-    def _nb_fill_bits(bits, ptr, idx):
-        N, KB = bits.shape
-        for n in numba.prange(N):
-            e = ptr[n]
-            for b in range(KB):
-                v = bits[n, b]
-                j = 0
-                while v:
-                    if v & 1:
-                        idx[e] = b * 8 + j
-                        e += 1
-                    v >>= 1
-                    j += 1
+        for c in numba.prange(cptr.shape[0]):
+            n0 = c * rows
+            n1 = min(N, n0 + rows)
+            fill = np.zeros(K, np.int64)
+            for n in range(n0, n1):
+                for b in range(KB):
+                    v = bits[n, b]
+                    j = 0
+                    while v:
+                        fill[b * 8 + j] += v & 1
+                        v >>= 1
+                        j += 1
+            cp = cptr[c]
+            cp[0] = ptr[n0]
+            for k in range(K):
+                cp[k + 1] = cp[k] + fill[k]
+                fill[k] = cp[k]
+            for n in range(n0, n1):
+                for b in range(KB):
+                    v = bits[n, b]
+                    j = 0
+                    while v:
+                        if v & 1:
+                            k = b * 8 + j
+                            ccol[fill[k]] = n - n0
+                            fill[k] += 1
+                        v >>= 1
+                        j += 1
 
 
 def _mapped_empty(n: int, dtype: torch.dtype) -> Tensor:
     """An uninitialised 1-D tensor in its own anonymous memory mapping, unmapped when the
-    tensor is freed. For the event lists, which live for one call: glibc raises its mmap
-    threshold after freeing such a block, so the next ones come from its heap, which it
-    keeps (measured: 15-20 MiB more resident memory after every training step)."""
+    tensor is freed: for the event lists, which live for one call. From glibc's heap they
+    stay resident: after the first such block is freed glibc raises its mmap threshold and
+    serves the next ones from a heap it does not trim (measured at T=100, H=800: 6-8 MiB
+    more peak memory per training step). The price is first-touch page faults, about
+    0.5 ms per MiB on the development machine."""
     nbytes = n * torch.empty((), dtype=dtype).element_size()
-    if nbytes < (1 << 20):  # small: the allocator returns it at no cost
+    if nbytes < (1 << 20):  # small blocks: the allocator's free list costs nothing
         return torch.empty(n, dtype=dtype)
     return torch.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)
 
@@ -248,23 +257,6 @@ def pack_bits(ptr: Tensor, idx: Tensor, K: int) -> Tensor:
     else:
         _nb_pack_bits(ptr.numpy(), idx.numpy(), bits.numpy())
     return bits
-
-
-def unpack_bits(bits: Tensor) -> tuple[Tensor, Tensor]:
-    """The events of :func:`pack_bits` back as ``(ptr, idx)``, columns ascending."""
-    use_c = native_events.available()
-    ptr = torch.zeros(bits.shape[0] + 1, dtype=torch.int64)
-    if use_c:
-        native_events.count_bits(bits, ptr)
-    else:
-        _nb_count_bits(bits.numpy(), ptr.numpy())
-    torch.cumsum(ptr, 0, out=ptr)
-    idx = _mapped_empty(int(ptr[-1]), torch.int32)
-    if use_c:
-        native_events.fill_bits(bits, ptr, idx)
-    else:
-        _nb_fill_bits(bits.numpy(), ptr.numpy(), idx.numpy())
-    return ptr, idx
 
 
 def events_from_dense(x: Tensor, max_density: float = 1.0) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -324,7 +316,7 @@ class _EventLinearFn(torch.autograd.Function):
         # spikes (no values): keep a bitmask, not the events, until backward
         ctx.packed = val.numel() == 0
         if ctx.packed:
-            ctx.save_for_backward(weight, pack_bits(ptr, idx, K), val)
+            ctx.save_for_backward(weight, ptr, pack_bits(ptr, idx, K), val)
         else:
             ctx.save_for_backward(weight, ptr, idx, val)
         ctx.has_bias = bias is not None
@@ -333,33 +325,36 @@ class _EventLinearFn(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):  # type: ignore[override]
-        if ctx.packed:
-            weight, bits, val = ctx.saved_tensors
-            ptr, idx = unpack_bits(bits) if ctx.needs_input_grad[1] else (None, None)
-        else:
-            weight, ptr, idx, val = ctx.saved_tensors
+        weight, ptr, idx, val = ctx.saved_tensors  # idx: the bitmask when packed
         g = g.contiguous()
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = g @ weight
         if ctx.needs_input_grad[1]:
-            gw = _weight_grad(ptr, idx, val, g, weight.shape[1])
+            gw = _weight_grad(ptr, idx, val, g, weight.shape[1], ctx.packed)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
         return gx, gw, gb, None, None, None
 
 
-def _weight_grad(ptr: Tensor, idx: Tensor, val: Tensor, g: Tensor, K: int) -> Tensor:
+def _weight_grad(ptr: Tensor, idx: Tensor, val: Tensor, g: Tensor, K: int,
+                 packed: bool = False) -> Tensor:
     """dL/dW [H, K] = g^T x from the events of x: per chunk of rows (small enough that the
-    chunk of g stays in cache) the events grouped by input, then one _nb_spmm per chunk."""
+    chunk of g stays in cache) the events grouped by input, then one spmm per chunk.
+    ``packed``: ``idx`` is the spikes' bitmask (:func:`pack_bits`), ``val`` empty."""
     N, H = g.shape
     nblk = _num_blocks(H)
     rows = max(16, _CHUNK_BYTES // (math.ceil(H / nblk) * g.element_size()))
     nch = math.ceil(N / rows)
     cptr = torch.empty(nch, K + 1, dtype=torch.int64)
-    ccol = _mapped_empty(idx.shape[0], torch.int32)
-    cval = _mapped_empty(idx.shape[0] if val.numel() else 0, val.dtype)
-    if native_events.available():
+    E = int(ptr[-1])
+    ccol = _mapped_empty(E, torch.int32)
+    cval = _mapped_empty(E if val.numel() else 0, val.dtype)
+    if packed and native_events.available():
+        native_events.transpose_bits(idx, ptr, K, rows, cptr, ccol)
+    elif packed:
+        _nb_transpose_bits(idx.numpy(), ptr.numpy(), K, rows, cptr.numpy(), ccol.numpy())
+    elif native_events.available():
         native_events.transpose_chunks(ptr, idx, val, K, rows, cptr, ccol, cval)
     else:
         _nb_transpose_chunks(ptr.numpy(), idx.numpy(), val.numpy(), K, rows, cptr.numpy(),

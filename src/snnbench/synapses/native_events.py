@@ -17,8 +17,8 @@ import torch
 
 from .._native import data_ptr, dtype_suffix, load_library, num_threads
 
-__all__ = ["available", "count", "fill", "spmm", "transpose_chunks", "pack_bits", "count_bits",
-           "fill_bits"]
+__all__ = ["available", "count", "fill", "spmm", "transpose_chunks", "pack_bits",
+           "transpose_bits"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,11 +38,10 @@ def _lib() -> ctypes.CDLL | None:
             fn = getattr(lib, f"snn_ev_{name}_{suf}")
             fn.argtypes = args
             fn.restype = ret
-    for name, args in {"pack_bits": [p, p, i64, i64, p, i32], "count_bits": [p, i64, i64, p, i32],
-                       "fill_bits": [p, i64, i64, p, p, i32]}.items():
-        fn = getattr(lib, f"snn_ev_{name}")
-        fn.argtypes = args
-        fn.restype = None
+    lib.snn_ev_pack_bits.argtypes = [p, p, i64, i64, p, i32]
+    lib.snn_ev_pack_bits.restype = None
+    lib.snn_ev_transpose_bits.argtypes = [p, p, i64, i64, i64, i64, p, p, i32]
+    lib.snn_ev_transpose_bits.restype = i32
     return lib
 
 
@@ -104,14 +103,13 @@ def pack_bits(ptr: torch.Tensor, idx: torch.Tensor, bits: torch.Tensor) -> None:
                             num_threads(N * KB))
 
 
-def count_bits(bits: torch.Tensor, ptr: torch.Tensor) -> None:
-    """ptr[n + 1] = set bits of row n of ``bits``."""
-    N, KB = bits.shape
-    _lib().snn_ev_count_bits(bits.data_ptr(), N, KB, ptr.data_ptr(), num_threads(N * KB))
-
-
-def fill_bits(bits: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor) -> None:
-    """Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]]."""
-    N, KB = bits.shape
-    _lib().snn_ev_fill_bits(bits.data_ptr(), N, KB, ptr.data_ptr(), idx.data_ptr(),
-                            num_threads(N * KB))
+def transpose_bits(bits: torch.Tensor, ptr: torch.Tensor, K: int, rows: int, cptr: torch.Tensor,
+                   ccol: torch.Tensor) -> None:
+    """:func:`transpose_chunks` of spike events read from their bitmask (``ptr``: the
+    events' row offsets)."""
+    N = bits.shape[0]
+    failed = _lib().snn_ev_transpose_bits(bits.data_ptr(), ptr.data_ptr(), N, K, rows,
+                                          cptr.shape[0], cptr.data_ptr(), ccol.data_ptr(),
+                                          torch.get_num_threads())
+    if failed:
+        raise MemoryError(f"event transpose: could not allocate {K} counters per thread")
