@@ -746,12 +746,16 @@ Each thread owns a block of output columns (no two threads write the same memory
 result does not depend on the thread count) and events are taken four at a time, so each
 output row is read and written once per four weight rows. The input gradient `g W` is
 dense and stays with torch (the first layer's input needs none). At input density `p` the
-two products are 2-2.4x faster than the dense ones at p = 0.1, 1.4-1.6x at 0.2 and about
-even at 0.3-0.4 on this machine (`python benchmarks/event_linear_speed.py --threads 2`);
+two products are 2.4-2.6x faster than the dense ones at p = 0.1, 1.4-1.5x at 0.2,
+1.1-1.2x at 0.3 and slower from 0.4 (0.8x) on this machine (`python
+benchmarks/event_linear_speed.py --threads 2`, 2026-11-26);
 denser inputs (`max_density`, default 0.25) and layers with fewer than 256 outputs use the
 dense product. End to end, the `mnist5k-rate` preset's SNN (784-512-10, Bernoulli input)
-trains 1.35x faster with `event_synapses: true` (23.6 s against 17.5 s for 12 epochs, test
-accuracy 95.1 / 95.0 %; `python benchmarks/event_synapses_e2e.py --threads 2`).
+trains 1.2x faster with `event_synapses: true` (26.3-27.1 s against 21.8 s for 12 epochs
+in two runs with the C kernels; 28.1 against 23.6 s with the numba ones; test accuracy
+95.1 / 95.0 % in every run; `python benchmarks/event_synapses_e2e.py --threads 2`). The
+previous session measured 1.35x (23.6 against 17.5 s); the code of that session, rerun
+beside these runs, took 29.4 against 24.8 s (1.19x), so the machine, not the code, moved.
 Development steps (T=25, H=800, p=0.2, 2 threads, forward): one event at a time 24 ms
 against 22 ms dense (L2-bound: each event reads and writes the output row); four at a time
 11 ms; building the events 1-1.6 ms (a branching fill cost 3.8 ms). torch's sparse CSR
