@@ -39,19 +39,6 @@ MODELS = {
 }
 
 
-def available() -> tuple[dict[str, object], dict[str, str]]:
-    ok, missing = {}, {}
-    for name, (ctor, pkg) in MODELS.items():
-        if pkg is not None:
-            try:
-                __import__(pkg)
-            except Exception as e:  # a peer can fail in many ways at import
-                missing[name] = f"{type(e).__name__}: {e}"[:160]
-                continue
-        ok[name] = ctor
-    return ok, missing
-
-
 def smoke(models: dict) -> tuple[dict[str, object], dict[str, str]]:
     """Drop models whose tiny training step fails on the device (with the reason)."""
     ok, failed = {}, {}
@@ -172,7 +159,7 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print("gpu_speed.py needs a CUDA device", file=sys.stderr)
         return 2
-    models, missing = available()
+    models, missing = speed.available(models=MODELS)
     models, failed = smoke(models)
     missing.update(failed)
     if a.profile:

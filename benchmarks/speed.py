@@ -210,10 +210,12 @@ MODELS = {
 }
 
 
-def available(skip_peers: bool = False) -> tuple[dict[str, object], dict[str, str]]:
-    """Models whose package imports; the reason for each one that does not."""
+def available(skip_peers: bool = False, models: dict | None = None
+              ) -> tuple[dict[str, object], dict[str, str]]:
+    """Models (of ``models``, default MODELS) whose package imports; the reason for each
+    one that does not."""
     ok, missing = {}, {}
-    for name, (ctor, pkg) in MODELS.items():
+    for name, (ctor, pkg) in (MODELS if models is None else models).items():
         if pkg is not None:
             if skip_peers:
                 continue

@@ -227,17 +227,24 @@ def test_alif_no_grad_path_matches_torch_backend(reset):
         assert torch.equal(p, q)
 
 
-@pytest.mark.parametrize("backend", ALIF_BACKENDS)
-@pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
-                                          ("hard", True), ("none", False)])
-@pytest.mark.parametrize("surrogate", ["atan", "custom"])
-def test_alif_matches_reference(backend, reset, detach, surrogate):
+def _alif_inputs(surrogate):
+    """(x, v0, a0, beta, rho), the loss weights (ws, wv, wa) and the surrogate of the
+    adaptive-LIF reference comparisons (shared with test_fused_triton)."""
     x, v0, beta, ws, wv = _inputs(T=8, seed=5)
     g = torch.Generator().manual_seed(6)
     a0 = (0.2 * torch.rand(3, 5, generator=g, dtype=torch.float64)).requires_grad_()
     rho = (0.7 + 0.25 * torch.rand(5, generator=g, dtype=torch.float64)).requires_grad_()
     wa = torch.randn(3, 5, generator=g, dtype=torch.float64)
     sg = ATan(2.0) if surrogate == "atan" else Gauss(1.5)
+    return (x, v0, a0, beta, rho), (ws, wv, wa), sg
+
+
+@pytest.mark.parametrize("backend", ALIF_BACKENDS)
+@pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
+                                          ("hard", True), ("none", False)])
+@pytest.mark.parametrize("surrogate", ["atan", "custom"])
+def test_alif_matches_reference(backend, reset, detach, surrogate):
+    (x, v0, a0, beta, rho), (ws, wv, wa), sg = _alif_inputs(surrogate)
     ref = ref_alif(x, v0, a0, beta, rho, 0.8, 0.15, reset, 0.0, sg, detach)
     got = alif_multistep_fused(x, v0, a0, beta, rho, 0.8, 0.15, reset, 0.0, sg, detach, backend)
     torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)

@@ -20,7 +20,7 @@ from snnbench.neurons import fused
 from snnbench.neurons.fused import FusedLIF, alif_multistep_fused, lif_multistep_fused
 from snnbench.neurons.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 
-from test_fused import Gauss, _grads, _inputs, ref_alif, ref_lif  # same folder
+from test_fused import Gauss, _alif_inputs, _grads, _inputs, ref_alif, ref_lif  # same folder
 
 if not fused._have_triton():
     pytest.skip("triton is not installed", allow_module_level=True)
@@ -95,12 +95,7 @@ def test_gradcheck_membrane(reset):
                                           ("hard", True), ("none", False)])
 @pytest.mark.parametrize("surrogate", ["atan", "custom"])
 def test_alif_matches_reference_float64(reset, detach, surrogate):
-    x, v0, beta, ws, wv = _inputs(T=8, seed=5)
-    g = torch.Generator().manual_seed(6)
-    a0 = (0.2 * torch.rand(3, 5, generator=g, dtype=torch.float64)).requires_grad_()
-    rho = (0.7 + 0.25 * torch.rand(5, generator=g, dtype=torch.float64)).requires_grad_()
-    wa = torch.randn(3, 5, generator=g, dtype=torch.float64)
-    sg = ATan(2.0) if surrogate == "atan" else Gauss(1.5)
+    (x, v0, a0, beta, rho), (ws, wv, wa), sg = _alif_inputs(surrogate)
     ref = ref_alif(x, v0, a0, beta, rho, 0.8, 0.15, reset, 0.0, sg, detach)
     ins = _on(x, v0, a0, beta, rho)
     got = alif_multistep_fused(*ins[:3], ins[3], ins[4], 0.8, 0.15, reset, 0.0, sg, detach,

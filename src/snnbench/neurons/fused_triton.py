@@ -55,6 +55,18 @@ def _surrogate(u, KIND: tl.constexpr, alpha, c0, c1):
 
 
 @triton.jit
+def _reset(h, th, vr, MODE: tl.constexpr):
+    """v_t from h_t and its threshold th: soft (h - th), hard (v_reset) or no reset."""
+    if MODE == 0:
+        v = tl.where(h >= th, h - th, h)
+    elif MODE == 1:
+        v = tl.where(h >= th, vr + 0.0 * h, h)
+    else:
+        v = h
+    return v
+
+
+@triton.jit
 def _lif_fwd_kernel(x_ptr, v_ptr, b_ptr, b_period, s_ptr, h_ptr, p_ptr, T, N,
                     MODE: tl.constexpr, SAVE: tl.constexpr, BLOCK: tl.constexpr):
     """x, s, h: [T, N]; v: [N], v0 in and v_T out; b: beta, neuron i reads b[i % b_period]."""
@@ -125,12 +137,7 @@ def _lif_bwd_kernel(h_ptr, gs_ptr, gv_ptr, v0_ptr, v0_period, b_ptr, b_period, d
         if NEED_BETA:
             # v_{t-1}: reset(h_{t-1}) for t > 0, v0 at t = 0 (both loads masked, one kept)
             hp = tl.load(h_ptr + row - N, mask=m & (t > 0), other=0.0)
-            if MODE == 0:
-                vp = tl.where(hp >= thr, hp - thr, hp)
-            elif MODE == 1:
-                vp = tl.where(hp >= thr, vr + 0.0 * hp, hp)
-            else:
-                vp = hp
+            vp = _reset(hp, thr, vr, MODE)
             v0 = tl.load(v0_ptr + offs % v0_period, mask=m & (t == 0), other=0.0)
             gb += gh * tl.where(t > 0, vp, v0)
         g = b * gh
@@ -233,13 +240,7 @@ def _alif_bwd_kernel(h_ptr, at_ptr, gs_ptr, gv_ptr, ga_ptr, v0_ptr, v0_period, b
         if NEED_BETA:
             hp = tl.load(h_ptr + row - N, mask=m & (t > 0), other=0.0)
             app = tl.load(at_ptr + row - N, mask=m & (t > 0), other=0.0)
-            thp = thr + app
-            if MODE == 0:
-                vp = tl.where(hp >= thp, hp - thp, hp)
-            elif MODE == 1:
-                vp = tl.where(hp >= thp, vr + 0.0 * hp, hp)
-            else:
-                vp = hp
+            vp = _reset(hp, thr + app, vr, MODE)
             v0 = tl.load(v0_ptr + offs % v0_period, mask=m & (t == 0), other=0.0)
             gb += gh * tl.where(t > 0, vp, v0)
         g = b * gh

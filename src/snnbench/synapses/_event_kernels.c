@@ -15,6 +15,17 @@
 
 #include "../_parallel.h"
 
+/* A chunk's offsets of the regrouped events: cp[k]:cp[k+1] for input k, starting at the
+ * chunk's first event; fill[k] (the count of input k on entry) becomes the write position
+ * of input k. */
+static inline void chunk_offsets(int64_t *cp, int64_t start, int64_t *fill, int64_t K) {
+    cp[0] = start;
+    for (int64_t k = 0; k < K; k++) {
+        cp[k + 1] = cp[k] + fill[k];
+        fill[k] = cp[k];
+    }
+}
+
 #define REAL float
 #define SUF f32
 #include "_event_kernels_body.h"
@@ -79,12 +90,7 @@ static void tr_bits_slice(void *p, int64_t c0, int64_t c1) {
                 for (unsigned v = row[b], j = 0; v != 0; j++, v >>= 1)
                     fill[b * 8 + j] += v & 1u;
         }
-        int64_t *cp = a->cptr + c * (K + 1);
-        cp[0] = a->ptr[n0];
-        for (int64_t k = 0; k < K; k++) {
-            cp[k + 1] = cp[k] + fill[k];
-            fill[k] = cp[k];
-        }
+        chunk_offsets(a->cptr + c * (K + 1), a->ptr[n0], fill, K);
         for (int64_t n = n0; n < n1; n++) {
             const uint8_t *row = a->bits + n * KB;
             for (int64_t b = 0; b < KB; b++)

@@ -167,12 +167,7 @@ static void NAME(tr_slice)(void *p, int64_t c0, int64_t c1) {
         int64_t n0 = c * rows, n1 = n0 + rows < N ? n0 + rows : N;
         for (int64_t k = 0; k < K; k++) fill[k] = 0;
         for (int64_t e = a->ptr[n0]; e < a->ptr[n1]; e++) fill[a->idx[e]] += 1;
-        int64_t *cp = a->cptr + c * (K + 1);
-        cp[0] = a->ptr[n0];
-        for (int64_t k = 0; k < K; k++) {
-            cp[k + 1] = cp[k] + fill[k];
-            fill[k] = cp[k];
-        }
+        chunk_offsets(a->cptr + c * (K + 1), a->ptr[n0], fill, K);
         for (int64_t n = n0; n < n1; n++) {
             for (int64_t e = a->ptr[n]; e < a->ptr[n + 1]; e++) {
                 int64_t k = a->idx[e];

@@ -160,6 +160,15 @@ if _HAVE_NUMBA:
                             o[j] += v0 * s0[j]
                     e += 1
 
+    @numba.njit(inline="always", **_jit)
+    def _nb_chunk_offsets(cp, start, fill):
+        """A chunk's offsets of the regrouped events (cp[k]:cp[k+1] for input k, from the
+        chunk's first event); fill[k], the count of input k, becomes its write position."""
+        cp[0] = start
+        for k in range(fill.shape[0]):
+            cp[k + 1] = cp[k] + fill[k]
+            fill[k] = cp[k]
+
     @numba.njit(parallel=True, **_jit)
     def _nb_transpose_chunks(ptr, idx, val, K, rows, cptr, ccol, cval):
         """For each chunk c of ``rows`` rows of x: the compressed rows of x[chunk]^T, i.e.
@@ -174,11 +183,7 @@ if _HAVE_NUMBA:
             fill = np.zeros(K, np.int64)
             for e in range(ptr[n0], ptr[n1]):
                 fill[idx[e]] += 1
-            cp = cptr[c]
-            cp[0] = ptr[n0]
-            for k in range(K):
-                cp[k + 1] = cp[k] + fill[k]
-                fill[k] = cp[k]
+            _nb_chunk_offsets(cptr[c], ptr[n0], fill)
             for n in range(n0, n1):
                 for e in range(ptr[n], ptr[n + 1]):
                     k = idx[e]
@@ -216,11 +221,7 @@ if _HAVE_NUMBA:
                         fill[b * 8 + j] += v & 1
                         v >>= 1
                         j += 1
-            cp = cptr[c]
-            cp[0] = ptr[n0]
-            for k in range(K):
-                cp[k + 1] = cp[k] + fill[k]
-                fill[k] = cp[k]
+            _nb_chunk_offsets(cptr[c], ptr[n0], fill)
             for n in range(n0, n1):
                 for b in range(KB):
                     v = bits[n, b]
