@@ -21,6 +21,15 @@
 #define SNN_CLONES
 #endif
 
+/* Before a loop over neurons or columns: its iterations are independent and its arrays
+ * do not overlap. GCC honours `restrict` on parameters only, and with several in-out
+ * arrays its run-time alias checks exceed their limit and the loop stays scalar. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SNN_IVDEP _Pragma("GCC ivdep")
+#else
+#define SNN_IVDEP
+#endif
+
 #define MAX_THREADS 256
 
 /* Several threads may raise the same flag: an atomic store keeps that well defined. */

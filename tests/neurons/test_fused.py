@@ -18,8 +18,8 @@ from snnbench.neurons.fused import (
 )
 from snnbench.neurons.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 
-ALIF_BACKENDS = ["torch"] + (["numba"] if fused._HAVE_NUMBA else [])
-BACKENDS = ALIF_BACKENDS + (["c"] if fused.native_lif.available() else [])  # c: LIF/IF only
+BACKENDS = (["torch"] + (["numba"] if fused._HAVE_NUMBA else [])
+            + (["c"] if fused.native_lif.available() else []))
 
 
 class Gauss(Surrogate):
@@ -203,13 +203,40 @@ def test_c_kernels_bit_identical_to_numba(reset, detach, sg):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
+                                          ("hard", True), ("none", False)])
+@pytest.mark.parametrize("sg", [ATan(2.0), FastSigmoid(5.0), Triangle(0.8), Sigmoid(4.0),
+                                Gauss(1.5)], ids=lambda s: type(s).__name__)
+def test_c_adaptive_kernels_bit_identical_to_numba(reset, detach, sg):
+    """As for the LIF: the adaptive LIF's C kernels give numba's float32 spikes, states and
+    gradients (x, v0, a0, beta, rho) to the last bit; without grad too."""
+    if not (fused.native_lif.available() and fused._HAVE_NUMBA):
+        pytest.skip("needs both the compiled kernels and numba")
+    x, v0, beta, ws, wv = _inputs(T=11, B=4, H=9000, dtype=torch.float32, seed=14)
+    g = torch.Generator().manual_seed(15)
+    a0 = (0.2 * torch.rand(4, 9000, generator=g)).requires_grad_()
+    rho = (0.7 + 0.25 * torch.rand(9000, generator=g)).requires_grad_()
+    ins = (x, v0, a0, beta, rho)
+    outs = []
+    for be in ("numba", "c"):
+        got = alif_multistep_fused(x, v0, a0, beta, rho, 0.8, 0.15, reset, -0.1, sg, detach, be)
+        loss = (got[0] * ws).sum() + (got[1] * wv).sum() + got[2].sum()
+        with torch.no_grad():
+            inference = alif_multistep_fused(x, v0, a0, beta, rho, 0.8, 0.15, reset, -0.1, sg,
+                                             detach, be)
+        outs.append((*got, *torch.autograd.grad(loss, ins), *inference))
+    assert 0 < float(outs[0][0].detach().sum()) < outs[0][0].numel()
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)
+
+
 def test_c_backend_errors():
     if not fused.native_lif.available():
         pytest.skip("compiled kernels not built")
-    with pytest.raises(ValueError, match="LIF/IF kernels only"):
-        alif_multistep_fused(torch.zeros(3, 2), backend="c")
     with pytest.raises(ValueError, match="float32/float64"):
         lif_multistep_fused(torch.zeros(3, 2, dtype=torch.float16), backend="c")
+    with pytest.raises(ValueError, match="float32/float64"):
+        alif_multistep_fused(torch.zeros(3, 2, dtype=torch.float16), backend="c")
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard", "none"])
@@ -239,7 +266,7 @@ def _alif_inputs(surrogate):
     return (x, v0, a0, beta, rho), (ws, wv, wa), sg
 
 
-@pytest.mark.parametrize("backend", ALIF_BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("reset,detach", [("soft", False), ("soft", True), ("hard", False),
                                           ("hard", True), ("none", False)])
 @pytest.mark.parametrize("surrogate", ["atan", "custom"])
@@ -340,8 +367,7 @@ def test_matches_library_lif_and_alif(backend, reset, detach):
     pa = ad_mod.ALIFParams(beta=beta, threshold=0.8, theta_plus=0.2, theta_decay=0.9,
                            reset=reset, v_reset=-0.1, surrogate=sg, detach_reset=detach)
     ra, rast = ad_mod.alif(x, ad_mod.ALIFState(v0, th0, ref0), pa)
-    abe = "auto" if backend == "c" else backend  # auto must resolve to an adaptive kernel
-    fa = alif_multistep_fused(x, v0, th0, beta, 0.9, 0.8, 0.2, reset, -0.1, sg, detach, abe)
+    fa = alif_multistep_fused(x, v0, th0, beta, 0.9, 0.8, 0.2, reset, -0.1, sg, detach, backend)
     assert torch.equal(fa[0], ra)
     torch.testing.assert_close(fa[2], rast.theta, rtol=1e-12, atol=1e-12)
     ins = (x, v0, th0, beta)

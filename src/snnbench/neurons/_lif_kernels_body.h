@@ -30,7 +30,7 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
         if (a->save) {
             REAL *restrict ht = a->h + t * N + lo;
             if (a->mode == 0) {
-                for (int64_t j = 0; j < n; j++) {
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                     REAL hh = bb[j] * vb[j] + xt[j];
                     REAL sp = hh >= thr ? one : zero;
                     ht[j] = hh;
@@ -38,7 +38,7 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
                     vb[j] = hh - thr * sp;
                 }
             } else if (a->mode == 1) {
-                for (int64_t j = 0; j < n; j++) {
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                     REAL hh = bb[j] * vb[j] + xt[j];
                     int fire = hh >= thr;
                     ht[j] = hh;
@@ -46,7 +46,7 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
                     vb[j] = fire ? vr : hh;
                 }
             } else {
-                for (int64_t j = 0; j < n; j++) {
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                     REAL hh = bb[j] * vb[j] + xt[j];
                     ht[j] = hh;
                     st[j] = hh >= thr ? one : zero;
@@ -55,21 +55,21 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
             }
         } else {
             if (a->mode == 0) {
-                for (int64_t j = 0; j < n; j++) {
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                     REAL hh = bb[j] * vb[j] + xt[j];
                     REAL sp = hh >= thr ? one : zero;
                     st[j] = sp;
                     vb[j] = hh - thr * sp;
                 }
             } else if (a->mode == 1) {
-                for (int64_t j = 0; j < n; j++) {
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                     REAL hh = bb[j] * vb[j] + xt[j];
                     int fire = hh >= thr;
                     st[j] = fire ? one : zero;
                     vb[j] = fire ? vr : hh;
                 }
             } else {
-                for (int64_t j = 0; j < n; j++) {
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                     REAL hh = bb[j] * vb[j] + xt[j];
                     st[j] = hh >= thr ? one : zero;
                     vb[j] = hh;
@@ -98,35 +98,36 @@ typedef struct {
     int64_t T, N;
 } NAME(bwd_args);
 
-/* The surrogate derivative at u = h - thr for each built-in kind (fused._SG_CODE), in the
- * numba kernels' arithmetic; kind -1 reads the precomputed row dp. */
-#define SNN_D_ATAN (c0 / (one + (c1 * (ht[j] - thr)) * (c1 * (ht[j] - thr))))
-#define SNN_D_FASTSIG (one / ((one + alpha * SNN_FABS(ht[j] - thr)) * (one + alpha * SNN_FABS(ht[j] - thr))))
-#define SNN_D_TRIANGLE ((one - alpha * SNN_FABS(ht[j] - thr)) > zero ? alpha * (one - alpha * SNN_FABS(ht[j] - thr)) : zero)
-#define SNN_D_SIGMOID (alpha * (one / (one + SNN_EXP(-alpha * (ht[j] - thr)))) * (one - one / (one + SNN_EXP(-alpha * (ht[j] - thr)))))
-#define SNN_D_PRE (dp[j])
+/* The surrogate derivative at U - thr for each built-in kind (fused._SG_CODE), in the
+ * numba kernels' arithmetic (U = h for the LIF, h - a for the adaptive LIF); kind -1 reads
+ * the precomputed row dp. */
+#define SNN_D_ATAN(U) (c0 / (one + (c1 * ((U) - thr)) * (c1 * ((U) - thr))))
+#define SNN_D_FASTSIG(U) (one / ((one + alpha * SNN_FABS((U) - thr)) * (one + alpha * SNN_FABS((U) - thr))))
+#define SNN_D_TRIANGLE(U) ((one - alpha * SNN_FABS((U) - thr)) > zero ? alpha * (one - alpha * SNN_FABS((U) - thr)) : zero)
+#define SNN_D_SIGMOID(U) (alpha * (one / (one + SNN_EXP(-alpha * ((U) - thr)))) * (one - one / (one + SNN_EXP(-alpha * ((U) - thr)))))
+#define SNN_D_PRE(U) (dp[j])
 
 /* gx_t = dL/dh_t for one step: one branch-free loop per (reset, detach). */
 #define SNN_BWD_STEP(DEXPR)                                                          \
     if (mode == 0 && !detach) {                                                      \
-        for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
             REAL d = DEXPR, g = gvb[j];                                              \
             gxt[j] = g + (gst[j] - thr * g) * d;                                     \
         }                                                                            \
     } else if (mode == 1 && !detach) {                                               \
-        for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
             REAL d = DEXPR, g = gvb[j], hh = ht[j];                                  \
             REAL keep = hh >= thr ? zero : g;                                        \
             gxt[j] = keep + (gst[j] + g * (vr - hh)) * d;                            \
         }                                                                            \
     } else if (mode == 1) {                                                          \
-        for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
             REAL d = DEXPR;                                                          \
             REAL keep = ht[j] >= thr ? zero : gvb[j];                                \
             gxt[j] = keep + gst[j] * d;                                              \
         }                                                                            \
     } else { /* soft reset with detach_reset, or no reset */                         \
-        for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
             REAL d = DEXPR;                                                          \
             gxt[j] = gvb[j] + gst[j] * d;                                            \
         }                                                                            \
@@ -146,35 +147,35 @@ SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
         REAL *restrict gxt = a->gx + t * N + lo;
         const REAL *restrict dp = a->kind < 0 ? a->dpre + t * N + lo : ht;
         switch (a->kind) {
-        case 0: SNN_BWD_STEP(SNN_D_ATAN) break;
-        case 1: SNN_BWD_STEP(SNN_D_FASTSIG) break;
-        case 2: SNN_BWD_STEP(SNN_D_TRIANGLE) break;
-        case 3: SNN_BWD_STEP(SNN_D_SIGMOID) break;
-        default: SNN_BWD_STEP(SNN_D_PRE) break;
+        case 0: SNN_BWD_STEP(SNN_D_ATAN(ht[j])) break;
+        case 1: SNN_BWD_STEP(SNN_D_FASTSIG(ht[j])) break;
+        case 2: SNN_BWD_STEP(SNN_D_TRIANGLE(ht[j])) break;
+        case 3: SNN_BWD_STEP(SNN_D_SIGMOID(ht[j])) break;
+        default: SNN_BWD_STEP(SNN_D_PRE(ht[j])) break;
         }
         if (a->need_beta) { /* dL/dbeta += gx_t v_{t-1} */
             REAL *restrict gbb = a->gbeta + lo;
             if (t == 0) {
                 const REAL *restrict v0b = a->v0 + lo;
-                for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v0b[j];
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v0b[j];
             } else {
                 const REAL *restrict hp = a->h + (t - 1) * N + lo;
                 if (mode == 0) {
-                    for (int64_t j = 0; j < n; j++) {
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                         REAL q = hp[j];
                         gbb[j] += gxt[j] * (q >= thr ? q - thr : q);
                     }
                 } else if (mode == 1) {
-                    for (int64_t j = 0; j < n; j++) {
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                         REAL q = hp[j];
                         gbb[j] += gxt[j] * (q >= thr ? vr : q);
                     }
                 } else {
-                    for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * hp[j];
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * hp[j];
                 }
             }
         }
-        for (int64_t j = 0; j < n; j++) gvb[j] = bb[j] * gxt[j];
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = bb[j] * gxt[j];
     }
 }
 
@@ -187,6 +188,200 @@ void NAME(snn_lif_bwd)(const REAL *h, const REAL *gs, REAL *gv, const REAL *v0, 
     parallel_slices(NAME(bwd_slice), &a, N, nthreads);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Adaptive LIF: threshold thr + a_{t-1}, a_t = rho a_{t-1} + theta_plus s_t.           */
+/* ---------------------------------------------------------------------------------- */
+typedef struct {
+    const REAL *x;
+    REAL *v, *a;
+    const REAL *beta, *rho;
+    REAL thr, tplus, vr;
+    int mode, save;
+    REAL *s, *h, *at;
+    int64_t T, N;
+} NAME(afwd_args);
+
+/* One forward step per reset mode; STORE saves h_t and a_{t-1} (or nothing). */
+#define SNN_AFWD_STEP(STORE)                                                         \
+    if (a->mode == 0) {                                                              \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL hh = bb[j] * vb[j] + xt[j], ap = ab[j], th = thr + ap;              \
+            REAL sp = hh >= th ? one : zero;                                         \
+            STORE                                                                    \
+            st[j] = sp;                                                              \
+            vb[j] = hh - th * sp;                                                    \
+            ab[j] = rb[j] * ap + tplus * sp;                                         \
+        }                                                                            \
+    } else if (a->mode == 1) {                                                       \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL hh = bb[j] * vb[j] + xt[j], ap = ab[j];                             \
+            int fire = hh >= thr + ap;                                               \
+            REAL sp = fire ? one : zero;                                             \
+            STORE                                                                    \
+            st[j] = sp;                                                              \
+            vb[j] = fire ? vr : hh;                                                  \
+            ab[j] = rb[j] * ap + tplus * sp;                                         \
+        }                                                                            \
+    } else {                                                                         \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL hh = bb[j] * vb[j] + xt[j], ap = ab[j];                             \
+            REAL sp = hh >= thr + ap ? one : zero;                                   \
+            STORE                                                                    \
+            st[j] = sp;                                                              \
+            vb[j] = hh;                                                              \
+            ab[j] = rb[j] * ap + tplus * sp;                                         \
+        }                                                                            \
+    }
+
+/* h_t and a_{t-1} are stored only when `save` (the numba kernel writes them to a scratch
+ * row instead; spikes and states are the same); one loop each, so both vectorise. */
+SNN_CLONES static void NAME(afwd_slice)(void *p, int64_t lo, int64_t hi) {
+    const NAME(afwd_args) *a = (const NAME(afwd_args) *)p;
+    const int64_t n = hi - lo, N = a->N;
+    REAL *restrict vb = a->v + lo, *restrict ab = a->a + lo;
+    const REAL *restrict bb = a->beta + lo, *restrict rb = a->rho + lo;
+    const REAL thr = a->thr, tplus = a->tplus, vr = a->vr, zero = 0, one = 1;
+    for (int64_t t = 0; t < a->T; t++) {
+        const REAL *restrict xt = a->x + t * N + lo;
+        REAL *restrict st = a->s + t * N + lo;
+        if (a->save) {
+            REAL *restrict ht = a->h + t * N + lo;
+            REAL *restrict att = a->at + t * N + lo;
+            SNN_AFWD_STEP(ht[j] = hh; att[j] = ap;)
+        } else {
+            SNN_AFWD_STEP()
+        }
+    }
+}
+
+void NAME(snn_alif_fwd)(const REAL *x, REAL *v, REAL *av, const REAL *beta, const REAL *rho,
+                        REAL thr, REAL tplus, REAL vr, int mode, int save, REAL *s, REAL *h,
+                        REAL *at, int64_t T, int64_t N, int nthreads) {
+    NAME(afwd_args) a = {x, v, av, beta, rho, thr, tplus, vr, mode, save, s, h, at, T, N};
+    parallel_slices(NAME(afwd_slice), &a, N, nthreads);
+}
+
+typedef struct {
+    const REAL *h, *at, *gs;
+    REAL *gv, *ga;
+    const REAL *v0, *beta, *rho;
+    REAL thr, tplus, vr;
+    int mode, detach, kind;
+    REAL alpha, c0, c1;
+    const REAL *dpre;
+    int need_beta, need_rho;
+    REAL *gx, *gbeta, *grho;
+    int64_t T, N;
+} NAME(abwd_args);
+
+/* One reverse step per (reset, detach), as the numba kernel: g = dL/dv_t, q = dL/da_t. */
+#define SNN_ABWD_STEP(DEXPR)                                                         \
+    if (mode == 0 && !detach) {                                                      \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL d = DEXPR, g = gvb[j], q = gab[j], th = thr + att[j];               \
+            REAL sp = ht[j] >= th ? one : zero;                                      \
+            REAL gsj = gst[j] + tplus * q - th * g;                                  \
+            gxt[j] = g + gsj * d;                                                    \
+            gab[j] = rb[j] * q - g * sp - gsj * d;                                   \
+        }                                                                            \
+    } else if (mode == 0) {                                                          \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL d = DEXPR, g = gvb[j], q = gab[j];                                  \
+            REAL sp = ht[j] >= thr + att[j] ? one : zero;                            \
+            REAL gsj = gst[j] + tplus * q;                                           \
+            gxt[j] = g + gsj * d;                                                    \
+            gab[j] = rb[j] * q - g * sp - gsj * d;                                   \
+        }                                                                            \
+    } else if (mode == 1 && !detach) {                                               \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL d = DEXPR, g = gvb[j], q = gab[j], hh = ht[j];                      \
+            REAL keep = hh >= thr + att[j] ? zero : g;                               \
+            REAL gsj = gst[j] + tplus * q + g * (vr - hh);                           \
+            gxt[j] = keep + gsj * d;                                                 \
+            gab[j] = rb[j] * q - gsj * d;                                            \
+        }                                                                            \
+    } else if (mode == 1) {                                                          \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL d = DEXPR, g = gvb[j], q = gab[j];                                  \
+            REAL keep = ht[j] >= thr + att[j] ? zero : g;                            \
+            REAL gsj = gst[j] + tplus * q;                                           \
+            gxt[j] = keep + gsj * d;                                                 \
+            gab[j] = rb[j] * q - gsj * d;                                            \
+        }                                                                            \
+    } else {                                                                         \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+            REAL d = DEXPR, g = gvb[j], q = gab[j];                                  \
+            REAL gsj = gst[j] + tplus * q;                                           \
+            gxt[j] = g + gsj * d;                                                    \
+            gab[j] = rb[j] * q - gsj * d;                                            \
+        }                                                                            \
+    }
+
+SNN_CLONES static void NAME(abwd_slice)(void *p, int64_t lo, int64_t hi) {
+    const NAME(abwd_args) *a = (const NAME(abwd_args) *)p;
+    const int64_t n = hi - lo, N = a->N;
+    const int mode = a->mode, detach = a->detach;
+    const REAL thr = a->thr, tplus = a->tplus, vr = a->vr;
+    const REAL alpha = a->alpha, c0 = a->c0, c1 = a->c1, zero = 0, one = 1;
+    REAL *restrict gvb = a->gv + lo, *restrict gab = a->ga + lo;
+    const REAL *restrict bb = a->beta + lo, *restrict rb = a->rho + lo;
+    for (int64_t t = a->T - 1; t >= 0; t--) {
+        const REAL *restrict ht = a->h + t * N + lo;
+        const REAL *restrict att = a->at + t * N + lo;
+        const REAL *restrict gst = a->gs + t * N + lo;
+        REAL *restrict gxt = a->gx + t * N + lo;
+        const REAL *restrict dp = a->kind < 0 ? a->dpre + t * N + lo : ht;
+        if (a->need_rho) { /* dL/drho += dL/da_t a_{t-1}, before gab becomes dL/da_{t-1} */
+            REAL *restrict grb = a->grho + lo;
+            SNN_IVDEP for (int64_t j = 0; j < n; j++) grb[j] += gab[j] * att[j];
+        }
+        /* the surrogate at (h - a) - thr: the numba kernel's order of operations */
+        switch (a->kind) {
+        case 0: SNN_ABWD_STEP(SNN_D_ATAN(ht[j] - att[j])) break;
+        case 1: SNN_ABWD_STEP(SNN_D_FASTSIG(ht[j] - att[j])) break;
+        case 2: SNN_ABWD_STEP(SNN_D_TRIANGLE(ht[j] - att[j])) break;
+        case 3: SNN_ABWD_STEP(SNN_D_SIGMOID(ht[j] - att[j])) break;
+        default: SNN_ABWD_STEP(SNN_D_PRE(ht[j])) break;
+        }
+        if (a->need_beta) {
+            REAL *restrict gbb = a->gbeta + lo;
+            if (t == 0) {
+                const REAL *restrict v0b = a->v0 + lo;
+                SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v0b[j];
+            } else {
+                const REAL *restrict hp = a->h + (t - 1) * N + lo;
+                const REAL *restrict ap = a->at + (t - 1) * N + lo;
+                if (mode == 0) {
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) {
+                        REAL thp = thr + ap[j], q2 = hp[j];
+                        gbb[j] += gxt[j] * (q2 >= thp ? q2 - thp : q2);
+                    }
+                } else if (mode == 1) {
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) {
+                        REAL q2 = hp[j];
+                        gbb[j] += gxt[j] * (q2 >= thr + ap[j] ? vr : q2);
+                    }
+                } else {
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * hp[j];
+                }
+            }
+        }
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = bb[j] * gxt[j];
+    }
+}
+
+void NAME(snn_alif_bwd)(const REAL *h, const REAL *at, const REAL *gs, REAL *gv, REAL *ga,
+                        const REAL *v0, const REAL *beta, const REAL *rho, REAL thr, REAL tplus,
+                        REAL vr, int mode, int detach, int kind, REAL alpha, REAL c0, REAL c1,
+                        const REAL *dpre, int need_beta, int need_rho, REAL *gx, REAL *gbeta,
+                        REAL *grho, int64_t T, int64_t N, int nthreads) {
+    NAME(abwd_args) a = {h, at, gs, gv, ga, v0, beta, rho, thr, tplus, vr, mode, detach, kind,
+                         alpha, c0, c1, dpre, need_beta, need_rho, gx, gbeta, grho, T, N};
+    parallel_slices(NAME(abwd_slice), &a, N, nthreads);
+}
+
+#undef SNN_ABWD_STEP
+#undef SNN_AFWD_STEP
 #undef SNN_D_ATAN
 #undef SNN_D_FASTSIG
 #undef SNN_D_TRIANGLE

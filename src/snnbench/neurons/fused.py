@@ -34,8 +34,8 @@ soft :math:`1 - \vartheta\sigma'`, hard :math:`(1 - s_t) + (v_r - h_t)\sigma'`, 
 Adaptive LIF (threshold :math:`\vartheta + a_{t-1}`, adaptation decays by ``rho`` per
 step and rises by ``theta_plus`` per spike) follows the same pattern with a second state.
 
-Backends: ``"c"`` (CPU, LIF/IF only: the numba kernels' loops in C, compiled at install
-time, ``native_lif``; bit-identical to numba and without numba's ~60 MiB JIT start-up),
+Backends: ``"c"`` (CPU: the numba kernels' loops in C, compiled at install time,
+``native_lif``; bit-identical to numba and without numba's ~60 MiB JIT start-up),
 ``"numba"`` (CPU, parallel over neurons, float32/float64, zero-copy views of the torch
 buffers), ``"triton"`` (CUDA: one kernel launch per sequence, ``fused_triton``) and
 ``"torch"`` (in-place torch ops under ``no_grad``, one Python step per time step; any device
@@ -852,6 +852,11 @@ class _ALIFFn(torch.autograd.Function):
                                       fused_triton.periodic(rho, nshape, cd), thr, tplus, vr,
                                       mode, bool(need_grad), s, h, at)
             v, a = v.to(dtype), a.to(dtype)
+        elif backend == "c":
+            h = torch.empty_like(xc) if need_grad else None
+            at = torch.empty_like(xc) if need_grad else None
+            native_lif.alif_forward(xc, v, a, b, r, thr, tplus, vr, mode, bool(need_grad), s, h,
+                                    at)
         elif backend == "numba":
             # without a gradient to come, h and a_{t-1} go to one scratch row per step
             rows = T if need_grad else 1
@@ -905,7 +910,12 @@ class _ALIFFn(torch.autograd.Function):
         gbeta = torch.zeros_like(v0f)
         grho = torch.zeros_like(v0f)
         kind, alpha, c0, c1 = _sg_consts(surrogate)
-        if backend == "numba":
+        if backend == "c":
+            dpre = surrogate.derivative(h - (at + thr)).contiguous() if kind < 0 else None
+            native_lif.alif_backward(h, at, gs, gv, ga, v0f, b, r, thr, tplus, vr, mode,
+                                     bool(detach), kind, alpha, c0, c1, dpre, gx,
+                                     gbeta if need_beta else None, grho if need_rho else None)
+        elif backend == "numba":
             npt = h.numpy().dtype.type
             dpre = (surrogate.derivative(h - (at + thr)).contiguous().view(T, -1).numpy()
                     if kind < 0 else np.zeros((1, 1), dtype=npt))
@@ -1024,14 +1034,9 @@ def alif_multistep_fused(
     Returns ``(spikes [T, B, ...], v_T, a_T)``; gradients flow to ``x_seq``, ``v0``,
     ``a0`` and tensor ``beta``/``rho``.
     """
-    if backend == "c":
-        raise ValueError("backend='c' has LIF/IF kernels only; the adaptive LIF runs on "
-                         "'numba', 'triton' (CUDA) or 'torch'")
     v0, beta, thr, mode, vr, sg, be = _check_common(
         x_seq, v0, beta, threshold, reset, v_reset, surrogate, backend
     )
-    if be == "c":  # "auto" on the CPU: the adaptive kernels exist for numba
-        be = "numba" if _HAVE_NUMBA else "torch"
     tp = check_positive("theta_plus", theta_plus, allow_zero=True)
     a0 = _initial_state("a0", a0, x_seq)
     rho = _decay_factor("rho", rho, x_seq)

@@ -1,4 +1,5 @@
-"""The ``"c"`` backend of the fused LIF: C kernels compiled when snnbench is installed.
+"""The ``"c"`` backend of the fused LIF and adaptive LIF: C kernels compiled when snnbench
+is installed.
 
 ``_lif_kernels.c`` holds the same forward and backward recurrences as the numba kernels
 of ``snnbench.neurons.fused`` (same loop structure, same order of operations, so float32
@@ -16,7 +17,7 @@ import torch
 
 from .._native import data_ptr, dtype_suffix, load_library, num_threads
 
-__all__ = ["available", "lif_forward", "lif_backward"]
+__all__ = ["available", "lif_forward", "lif_backward", "alif_forward", "alif_backward"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,6 +34,13 @@ def _lib() -> ctypes.CDLL | None:
         bwd.argtypes = [p, p, p, p, p, real, real, i32, i32, i32, real, real, real, p, i32, p,
                         p, i64, i64, i32]
         bwd.restype = None
+        afwd = getattr(lib, f"snn_alif_fwd_{suf}")
+        afwd.argtypes = [p, p, p, p, p, real, real, real, i32, i32, p, p, p, i64, i64, i32]
+        afwd.restype = None
+        abwd = getattr(lib, f"snn_alif_bwd_{suf}")
+        abwd.argtypes = [p, p, p, p, p, p, p, p, real, real, real, i32, i32, i32, real, real,
+                         real, p, i32, i32, p, p, p, i64, i64, i32]
+        abwd.restype = None
     return lib
 
 
@@ -61,5 +69,31 @@ def lif_backward(h: torch.Tensor, gs: torch.Tensor, gv: torch.Tensor, v0: torch.
     T, N = h.shape[0], gv.numel()
     fn = getattr(_lib(), f"snn_lif_bwd_{dtype_suffix(h.dtype)}")
     fn(h.data_ptr(), gs.data_ptr(), gv.data_ptr(), v0.data_ptr(), beta.data_ptr(), thr, vr,
-       mode, int(detach), kind, alpha, c0, c1, data_ptr(dpre), int(gbeta is not None), gx.data_ptr(),
-       data_ptr(gbeta), T, N, num_threads(T * N))
+       mode, int(detach), kind, alpha, c0, c1, data_ptr(dpre), int(gbeta is not None),
+       gx.data_ptr(), data_ptr(gbeta), T, N, num_threads(T * N))
+
+
+def alif_forward(x: torch.Tensor, v: torch.Tensor, a: torch.Tensor, beta: torch.Tensor,
+                 rho: torch.Tensor, thr: float, tplus: float, vr: float, mode: int, save: bool,
+                 s: torch.Tensor, h: torch.Tensor | None, at: torch.Tensor | None) -> None:
+    """Adaptive LIF forward: ``v``, ``a`` [N] hold the initial state on entry and the final
+    one on exit; with ``save`` fills ``h`` (h_t) and ``at`` (a_{t-1}), [T, ...] each."""
+    T, N = x.shape[0], v.numel()
+    fn = getattr(_lib(), f"snn_alif_fwd_{dtype_suffix(x.dtype)}")
+    fn(x.data_ptr(), v.data_ptr(), a.data_ptr(), beta.data_ptr(), rho.data_ptr(), thr, tplus,
+       vr, mode, int(save), s.data_ptr(), data_ptr(h), data_ptr(at), T, N, num_threads(T * N))
+
+
+def alif_backward(h: torch.Tensor, at: torch.Tensor, gs: torch.Tensor, gv: torch.Tensor,
+                  ga: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, rho: torch.Tensor,
+                  thr: float, tplus: float, vr: float, mode: int, detach: bool, kind: int,
+                  alpha: float, c0: float, c1: float, dpre: torch.Tensor | None,
+                  gx: torch.Tensor, gbeta: torch.Tensor | None, grho: torch.Tensor | None) -> None:
+    """Adaptive LIF reverse recurrence: ``gv``, ``ga`` [N] hold the final-state gradients on
+    entry and the initial-state ones on exit; ``gbeta``/``grho`` (zeroed) accumulate."""
+    T, N = h.shape[0], gv.numel()
+    fn = getattr(_lib(), f"snn_alif_bwd_{dtype_suffix(h.dtype)}")
+    fn(h.data_ptr(), at.data_ptr(), gs.data_ptr(), gv.data_ptr(), ga.data_ptr(), v0.data_ptr(),
+       beta.data_ptr(), rho.data_ptr(), thr, tplus, vr, mode, int(detach), kind, alpha, c0, c1,
+       data_ptr(dpre), int(gbeta is not None), int(grho is not None), gx.data_ptr(),
+       data_ptr(gbeta), data_ptr(grho), T, N, num_threads(T * N))

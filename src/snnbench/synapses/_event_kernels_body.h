@@ -102,9 +102,9 @@ SNN_CLONES static void NAME(spmm_slice)(void *p, int64_t h0, int64_t h1) {
     for (int64_t r = 0; r < a->R; r++) {
         REAL *restrict o = a->out + r * H + h0;
         if (a->start == 0) {
-            for (int64_t j = 0; j < m; j++) o[j] = 0;
+            SNN_IVDEP for (int64_t j = 0; j < m; j++) o[j] = 0;
         } else if (a->start == 1) {
-            for (int64_t j = 0; j < m; j++) o[j] = a->init[h0 + j];
+            SNN_IVDEP for (int64_t j = 0; j < m; j++) o[j] = a->init[h0 + j];
         }
         int64_t e = a->ptr[r], e1 = a->ptr[r + 1];
         for (; e + 4 <= e1; e += 4) {
@@ -113,20 +113,20 @@ SNN_CLONES static void NAME(spmm_slice)(void *p, int64_t h0, int64_t h1) {
             const REAL *restrict s2 = a->src + (int64_t)col[e + 2] * H + h0;
             const REAL *restrict s3 = a->src + (int64_t)col[e + 3] * H + h0;
             if (a->unit) {
-                for (int64_t j = 0; j < m; j++) o[j] += (s0[j] + s1[j]) + (s2[j] + s3[j]);
+                SNN_IVDEP for (int64_t j = 0; j < m; j++) o[j] += (s0[j] + s1[j]) + (s2[j] + s3[j]);
             } else {
                 const REAL v0 = val[e], v1 = val[e + 1], v2 = val[e + 2], v3 = val[e + 3];
-                for (int64_t j = 0; j < m; j++)
+                SNN_IVDEP for (int64_t j = 0; j < m; j++)
                     o[j] += (v0 * s0[j] + v1 * s1[j]) + (v2 * s2[j] + v3 * s3[j]);
             }
         }
         for (; e < e1; e++) {
             const REAL *restrict s0 = a->src + (int64_t)col[e] * H + h0;
             if (a->unit) {
-                for (int64_t j = 0; j < m; j++) o[j] += s0[j];
+                SNN_IVDEP for (int64_t j = 0; j < m; j++) o[j] += s0[j];
             } else {
                 const REAL v0 = val[e];
-                for (int64_t j = 0; j < m; j++) o[j] += v0 * s0[j];
+                SNN_IVDEP for (int64_t j = 0; j < m; j++) o[j] += v0 * s0[j];
             }
         }
     }
