@@ -753,9 +753,10 @@ two products are 2.4-2.6x faster than the dense ones at p = 0.1, 1.4-1.5x at 0.2
 benchmarks/event_linear_speed.py --threads 2`, 2026-11-26);
 denser inputs (`max_density`, default 0.25) and layers with fewer than 256 outputs use the
 dense product. End to end, the `mnist5k-rate` preset's SNN (784-512-10, Bernoulli input)
-trains 1.2x faster with `event_synapses: true` (26.3-27.1 s against 21.8 s for 12 epochs
-in two runs with the C kernels; 28.1 against 23.6 s with the numba ones; test accuracy
-95.1 / 95.0 % in every run; `python benchmarks/event_synapses_e2e.py --threads 2`). The
+trains 1.2-1.26x faster with `event_synapses: true` (26.3-27.1 s against 21.8 s for 12
+epochs in two runs with the first C kernels, 22.8 against 18.2 s once every C loop was
+vectorised, 28.1 against 23.6 s with the numba ones; test accuracy 95.1 / 95.0 % in every
+run; `python benchmarks/event_synapses_e2e.py --threads 2`). The
 previous session measured 1.35x (23.6 against 17.5 s); the code of that session, rerun
 beside these runs, took 29.4 against 24.8 s (1.19x), so the machine, not the code, moved.
 Development steps (T=25, H=800, p=0.2, 2 threads, forward): one event at a time 24 ms
