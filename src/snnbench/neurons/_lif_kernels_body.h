@@ -17,7 +17,35 @@ typedef struct {
     int64_t T, N;
 } NAME(fwd_args);
 
-/* h = beta v + x; s = [h >= thr]; v = reset(h, s); h saved when `save`. */
+/* One forward step per reset mode; STORE saves h_t (or nothing). */
+#define SNN_FWD_STEP(STORE)                                                          \
+    if (a->mode == 0) {                                                              \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
+            REAL hh = bb[j] * vb[j] + xt[j];                                         \
+            REAL sp = hh >= thr ? one : zero;                                        \
+            STORE                                                                    \
+            st[j] = sp;                                                              \
+            vb[j] = hh - thr * sp;                                                   \
+        }                                                                            \
+    } else if (a->mode == 1) {                                                       \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
+            REAL hh = bb[j] * vb[j] + xt[j];                                         \
+            int fire = hh >= thr;                                                    \
+            STORE                                                                    \
+            st[j] = fire ? one : zero;                                               \
+            vb[j] = fire ? vr : hh;                                                  \
+        }                                                                            \
+    } else {                                                                         \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
+            REAL hh = bb[j] * vb[j] + xt[j];                                         \
+            STORE                                                                    \
+            st[j] = hh >= thr ? one : zero;                                          \
+            vb[j] = hh;                                                              \
+        }                                                                            \
+    }
+
+/* h = beta v + x; s = [h >= thr]; v = reset(h, s); h saved when `save` (one loop each, so
+ * both stay branch-free and vectorise). */
 SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
     const NAME(fwd_args) *a = (const NAME(fwd_args) *)p;
     const int64_t n = hi - lo, N = a->N;
@@ -29,52 +57,9 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
         REAL *restrict st = a->s + t * N + lo;
         if (a->save) {
             REAL *restrict ht = a->h + t * N + lo;
-            if (a->mode == 0) {
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
-                    REAL hh = bb[j] * vb[j] + xt[j];
-                    REAL sp = hh >= thr ? one : zero;
-                    ht[j] = hh;
-                    st[j] = sp;
-                    vb[j] = hh - thr * sp;
-                }
-            } else if (a->mode == 1) {
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
-                    REAL hh = bb[j] * vb[j] + xt[j];
-                    int fire = hh >= thr;
-                    ht[j] = hh;
-                    st[j] = fire ? one : zero;
-                    vb[j] = fire ? vr : hh;
-                }
-            } else {
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
-                    REAL hh = bb[j] * vb[j] + xt[j];
-                    ht[j] = hh;
-                    st[j] = hh >= thr ? one : zero;
-                    vb[j] = hh;
-                }
-            }
+            SNN_FWD_STEP(ht[j] = hh;)
         } else {
-            if (a->mode == 0) {
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
-                    REAL hh = bb[j] * vb[j] + xt[j];
-                    REAL sp = hh >= thr ? one : zero;
-                    st[j] = sp;
-                    vb[j] = hh - thr * sp;
-                }
-            } else if (a->mode == 1) {
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
-                    REAL hh = bb[j] * vb[j] + xt[j];
-                    int fire = hh >= thr;
-                    st[j] = fire ? one : zero;
-                    vb[j] = fire ? vr : hh;
-                }
-            } else {
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) {
-                    REAL hh = bb[j] * vb[j] + xt[j];
-                    st[j] = hh >= thr ? one : zero;
-                    vb[j] = hh;
-                }
-            }
+            SNN_FWD_STEP()
         }
     }
 }
@@ -382,6 +367,7 @@ void NAME(snn_alif_bwd)(const REAL *h, const REAL *at, const REAL *gs, REAL *gv,
 
 #undef SNN_ABWD_STEP
 #undef SNN_AFWD_STEP
+#undef SNN_FWD_STEP
 #undef SNN_D_ATAN
 #undef SNN_D_FASTSIG
 #undef SNN_D_TRIANGLE
