@@ -208,8 +208,9 @@ def test_c_kernels_bit_identical_to_numba(kernels, graded, monkeypatch):
 
 
 def test_spike_events_kept_as_a_bitmask(monkeypatch):
-    """pack_bits sets bit k % 8 of byte k // 8 exactly where x is nonzero (K not a multiple
-    of 8, an empty row); the weight gradient from the bitmask equals the one from the event
+    """The counting pass sets bit k % 8 of byte k // 8 exactly where x is nonzero (K not a
+    multiple of 8, an empty row), and spike events filled from the bits equal those of a
+    graded input's path; the weight gradient from the bitmask equals the one from the event
     list to the last bit (several row chunks); a spike layer saves the bitmask, a graded
     one its events."""
     import numpy as np
@@ -217,9 +218,10 @@ def test_spike_events_kept_as_a_bitmask(monkeypatch):
     monkeypatch.setattr(el, "_CHUNK_BYTES", 256)
     x = _spikes((70, 37), 0.2, seed=41, dtype=torch.float32)
     x[5] = 0
-    ptr, idx, val = events_from_dense(x)
+    ptr, idx, val, bits = el._events(x, 1.0)
     assert val.numel() == 0
-    bits = el.pack_bits(ptr, idx, 37)
+    p2, i2, v2 = events_from_dense(x * 0.5)  # graded: filled from x, with values
+    assert torch.equal(p2, ptr) and torch.equal(i2, idx) and torch.equal(v2, x[x != 0] * 0.5)
     assert bits.shape == (70, 5) and bits.dtype == torch.uint8
     dense = np.unpackbits(bits.numpy(), axis=1, count=37, bitorder="little")
     assert np.array_equal(dense, (x != 0).numpy())

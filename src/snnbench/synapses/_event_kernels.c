@@ -40,28 +40,36 @@ static inline void chunk_offsets(int64_t *cp, int64_t start, int64_t *fill, int6
 
 /* ---- bitmask of spike events, and back (type-independent) ------------------------------ */
 typedef struct {
-    const int64_t *ptr;
-    const int32_t *idx;
+    const uint8_t *bits;
     int64_t KB;
-    uint8_t *bits;
-} bits_args;
+    const int64_t *ptr;
+    int32_t *idx;
+    int64_t spare;
+} unpack_args;
 
-static void pack_slice(void *p, int64_t lo, int64_t hi) {
-    const bits_args *a = (const bits_args *)p;
+static void fill_bits_slice(void *p, int64_t lo, int64_t hi) {
+    const unpack_args *a = (const unpack_args *)p;
+    int32_t *idx = a->idx;
     for (int64_t n = lo; n < hi; n++) {
-        uint8_t *row = a->bits + n * a->KB;
-        for (int64_t b = 0; b < a->KB; b++) row[b] = 0;
-        for (int64_t e = a->ptr[n]; e < a->ptr[n + 1]; e++) {
-            int32_t k = a->idx[e];
-            row[k >> 3] |= (uint8_t)(1u << (k & 7));
+        const uint8_t *row = a->bits + n * a->KB;
+        int64_t e = a->ptr[n], end = a->ptr[n + 1];
+        for (int64_t b = 0; b < a->KB; b++) {
+            unsigned v = row[b];
+            for (int j = 0; j < 8; j++) { /* branch-free, as fill: overruns go to the spare */
+                idx[e < end ? e : a->spare] = (int32_t)(b * 8 + j);
+                e += (v >> j) & 1u;
+            }
         }
     }
 }
 
-void snn_ev_pack_bits(const int64_t *ptr, const int32_t *idx, int64_t N, int64_t KB,
-                      uint8_t *bits, int nthreads) {
-    bits_args a = {ptr, idx, KB, bits};
-    parallel_slices(pack_slice, &a, N, nthreads);
+/* Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]]: the spike events from their
+ * bitmask, which the counting pass wrote (reading it instead of the float input); idx has
+ * a spare last slot. */
+void snn_ev_fill_bits(const uint8_t *bits, int64_t N, int64_t KB, const int64_t *ptr,
+                      int32_t *idx, int64_t spare, int nthreads) {
+    unpack_args a = {bits, KB, ptr, idx, spare};
+    parallel_slices(fill_bits_slice, &a, N, nthreads);
 }
 
 typedef struct {

@@ -3,23 +3,33 @@
 #define SNN_CAT(a, b) SNN_CAT2(a, b)
 #define NAME(x) SNN_CAT(x, SUF)
 
-/* ---- count: ptr[n + 1] = nonzeros of row n of x [N, K]; graded[n] = how many != 1 ---- */
+/* ---- count: ptr[n + 1] = nonzeros of row n of x [N, K]; graded[n] = how many are not 1; */
+/* bits [N, ceil(K/8)]: bit k % 8 of byte k / 8 set where x[n, k] != 0 (the spikes' bitmask) */
 typedef struct {
     const REAL *x;
     int64_t K;
     int64_t *ptr, *graded;
+    uint8_t *bits;
 } NAME(count_args);
 
 SNN_CLONES static void NAME(count_slice)(void *p, int64_t lo, int64_t hi) {
     const NAME(count_args) *a = (const NAME(count_args) *)p;
-    const int64_t K = a->K;
+    const int64_t K = a->K, KB = (K + 7) / 8;
     for (int64_t n = lo; n < hi; n++) {
         const REAL *restrict xr = a->x + n * K;
+        uint8_t *restrict br = a->bits + n * KB;
         int64_t c = 0, gr = 0;
-        for (int64_t k = 0; k < K; k++) { /* branch-free: spikes are too irregular to predict */
-            REAL v = xr[k];
-            c += v != 0;
-            gr += (v != 0) & (v != 1);
+        for (int64_t b = 0; b < KB; b++) { /* branch-free: spikes are too irregular to predict */
+            const int64_t k0 = 8 * b, k1 = k0 + 8 < K ? k0 + 8 : K;
+            unsigned byte = 0;
+            for (int64_t k = k0; k < k1; k++) {
+                REAL v = xr[k];
+                unsigned nz = v != 0;
+                byte |= nz << (k - k0);
+                c += nz;
+                gr += nz & (v != 1);
+            }
+            br[b] = (uint8_t)byte;
         }
         a->ptr[n + 1] = c;
         a->graded[n] = gr;
@@ -27,13 +37,12 @@ SNN_CLONES static void NAME(count_slice)(void *p, int64_t lo, int64_t hi) {
 }
 
 void NAME(snn_ev_count)(const REAL *x, int64_t N, int64_t K, int64_t *ptr, int64_t *graded,
-                        int nthreads) {
-    NAME(count_args) a = {x, K, ptr, graded};
+                        uint8_t *bits, int nthreads) {
+    NAME(count_args) a = {x, K, ptr, graded, bits};
     parallel_slices(NAME(count_slice), &a, N, nthreads);
 }
 
-/* ---- fill: row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] (val NULL:  */
-/* indices only) ------------------------------------------------------------------------- */
+/* ---- fill: row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] ----------- */
 /* Branch-free: every entry is written and the position advances past nonzero ones only;  */
 /* a write beyond the row's end goes to the spare last slot (the next row may belong to  */
 /* another thread).                                                                      */
@@ -54,20 +63,12 @@ static void NAME(fill_slice)(void *p, int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; n++) {
         const REAL *restrict xr = a->x + n * K;
         int64_t e = a->ptr[n], end = a->ptr[n + 1];
-        if (val != NULL) {
-            for (int64_t k = 0; k < K; k++) {
-                REAL v = xr[k];
-                int64_t j = e < end ? e : spare;
-                idx[j] = (int32_t)k;
-                val[j] = v;
-                e += v != 0;
-            }
-        } else { /* spikes: indices only */
-            for (int64_t k = 0; k < K; k++) {
-                int64_t j = e < end ? e : spare;
-                idx[j] = (int32_t)k;
-                e += xr[k] != 0;
-            }
+        for (int64_t k = 0; k < K; k++) {
+            REAL v = xr[k];
+            int64_t j = e < end ? e : spare;
+            idx[j] = (int32_t)k;
+            val[j] = v;
+            e += v != 0;
         }
     }
 }

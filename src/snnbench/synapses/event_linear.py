@@ -49,7 +49,7 @@ try:  # numba is a declared dependency; without it every call is the dense produ
 except ImportError:  # pragma: no cover
     _HAVE_NUMBA = False
 
-__all__ = ["event_linear", "EventLinear", "events_from_dense", "pack_bits",
+__all__ = ["event_linear", "EventLinear", "events_from_dense",
            "DEFAULT_MAX_DENSITY", "MIN_OUT_FEATURES"]
 
 #: Above this fraction of nonzero inputs the dense product is used. Measured on a 2-core
@@ -69,17 +69,24 @@ if _HAVE_NUMBA:
     _jit = dict(cache=True, error_model="numpy")
 
     @numba.njit(parallel=True, **_jit)
-    def _nb_count(x, ptr, graded):
+    def _nb_count(x, ptr, graded, bits):
         """ptr[n + 1] = number of nonzero entries of row n of x [N, K] (ptr[0] untouched);
-        graded[n] = how many of them differ from 1 (0 for a row of spikes)."""
+        graded[n] = how many of them differ from 1 (0 for a row of spikes); bits[n, k // 8]
+        bit k % 8 set where x[n, k] != 0."""
         N, K = x.shape
+        KB = bits.shape[1]
         for n in numba.prange(N):
             c = 0
             gr = 0
-            for k in range(K):
-                v = x[n, k]
-                c += v != 0  # branch-free: spikes are too irregular to predict
-                gr += (v != 0) & (v != 1)
+            for b in range(KB):
+                byte = 0
+                for k in range(8 * b, min(8 * b + 8, K)):
+                    v = x[n, k]
+                    nz = v != 0  # branch-free: spikes are too irregular to predict
+                    byte |= nz << (k - 8 * b)
+                    c += nz
+                    gr += nz & (v != 1)
+                bits[n, b] = byte
             ptr[n + 1] = c
             graded[n] = gr
 
@@ -90,25 +97,18 @@ if _HAVE_NUMBA:
         Branch-free: every entry is written and the write position advances only past a
         nonzero one; a write that would pass the row's end goes to the spare last slot of
         idx/val instead (it would otherwise land in the next row, which another thread may
-        already have filled). An empty ``val`` (spikes) stores the indices only."""
+        already have filled)."""
         N, K = x.shape
         spare = idx.shape[0] - 1
-        with_val = val.shape[0] > 0
         for n in numba.prange(N):
             e = ptr[n]
             end = ptr[n + 1]
-            if with_val:
-                for k in range(K):
-                    v = x[n, k]
-                    j = e if e < end else spare
-                    idx[j] = k
-                    val[j] = v
-                    e += v != 0
-            else:
-                for k in range(K):
-                    j = e if e < end else spare
-                    idx[j] = k
-                    e += x[n, k] != 0
+            for k in range(K):
+                v = x[n, k]
+                j = e if e < end else spare
+                idx[j] = k
+                val[j] = v
+                e += v != 0
 
     @numba.njit(parallel=True, **_jit)
     def _nb_spmm(ptr, col, val, src, out, start, init, nblk):
@@ -194,15 +194,19 @@ if _HAVE_NUMBA:
 
 
     @numba.njit(parallel=True, **_jit)
-    def _nb_pack_bits(ptr, idx, bits):
-        """bits[n, k // 8] bit k % 8 set for every event k of row n (see pack_bits)."""
+    def _nb_fill_bits(bits, ptr, idx):
+        """Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]]; branch-free like
+        _nb_fill, with the spare last slot of idx."""
         N, KB = bits.shape
+        spare = idx.shape[0] - 1
         for n in numba.prange(N):
+            e = ptr[n]
+            end = ptr[n + 1]
             for b in range(KB):
-                bits[n, b] = 0
-            for e in range(ptr[n], ptr[n + 1]):
-                k = idx[e]
-                bits[n, k >> 3] |= np.uint8(1 << (k & 7))
+                v = bits[n, b]
+                for j in range(8):
+                    idx[e if e < end else spare] = b * 8 + j
+                    e += (v >> j) & 1
 
     @numba.njit(parallel=True, **_jit)
     def _nb_transpose_bits(bits, ptr, K, rows, cptr, ccol):
@@ -248,44 +252,47 @@ def _mapped_empty(n: int, dtype: torch.dtype) -> Tensor:
     return torch.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)
 
 
-def pack_bits(ptr: Tensor, idx: Tensor, K: int) -> Tensor:
-    """Spike events (``ptr``, ``idx`` of :func:`events_from_dense`) as a bitmask
-    [N, ceil(K / 8)] uint8, bit ``k % 8`` of byte ``k // 8``: what the layer keeps for
-    backward (an eighth of a byte per input instead of four bytes per event)."""
-    bits = torch.empty(ptr.shape[0] - 1, (K + 7) // 8, dtype=torch.uint8)
-    if native_events.available():
-        native_events.pack_bits(ptr, idx, bits)
-    else:
-        _nb_pack_bits(ptr.numpy(), idx.numpy(), bits.numpy())
-    return bits
-
-
 def events_from_dense(x: Tensor, max_density: float = 1.0) -> tuple[Tensor, Tensor, Tensor] | None:
     """Compressed rows of a 2-D CPU tensor ``x`` [N, K]: ``(ptr [N+1] int64, idx [E] int32,
     val)`` with the nonzero entries of row ``n`` at ``ptr[n]:ptr[n+1]``, in column order;
     ``val`` [E] holds their values, or is empty when every one is 1 (spikes: half the
     memory). Returns None when more than ``max_density`` of the entries are nonzero."""
+    ev = _events(x, max_density)
+    return None if ev is None else ev[:3]
+
+
+def _events(x: Tensor, max_density: float) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """:func:`events_from_dense` plus the nonzero pattern as a bitmask [N, ceil(K / 8)]
+    uint8 (bit k % 8 of byte k // 8), which the counting pass writes. A spike layer keeps
+    only the bitmask for backward (an eighth of a byte per input instead of four bytes per
+    event), and spike events are filled from it instead of from the float input."""
     x = x.detach().contiguous()
     N, K = x.shape
     use_c = native_events.available()
     ptr = torch.zeros(N + 1, dtype=torch.int64)
     graded = torch.empty(N, dtype=torch.int64)
+    bits = torch.empty(N, (K + 7) // 8, dtype=torch.uint8)
     if use_c:
-        native_events.count(x, ptr, graded)
+        native_events.count(x, ptr, graded, bits)
     else:
-        _nb_count(x.numpy(), ptr.numpy(), graded.numpy())
+        _nb_count(x.numpy(), ptr.numpy(), graded.numpy(), bits.numpy())
     torch.cumsum(ptr, 0, out=ptr)
     E = int(ptr[-1])
     if E > max_density * N * K:
         return None
     idx = _mapped_empty(E + 1, torch.int32)  # + the spare slot of the branch-free fill
-    # spikes (every nonzero is 1): no values stored
-    val = _mapped_empty(E + 1 if bool(graded.any()) else 0, x.dtype)
+    if not bool(graded.any()):  # spikes: indices from the bits, no values stored
+        if use_c:
+            native_events.fill_bits(bits, ptr, idx)
+        else:
+            _nb_fill_bits(bits.numpy(), ptr.numpy(), idx.numpy())
+        return ptr, idx[:E], torch.empty(0, dtype=x.dtype), bits
+    val = _mapped_empty(E + 1, x.dtype)
     if use_c:
         native_events.fill(x, ptr, idx, val)
     else:
         _nb_fill(x.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
-    return ptr, idx[:E], val[:E]
+    return ptr, idx[:E], val[:E], bits
 
 
 def _num_blocks(H: int) -> int:
@@ -308,7 +315,7 @@ def _spmm(ptr: Tensor, col: Tensor, val: Tensor, src: Tensor, out: Tensor, start
 
 class _EventLinearFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x2, weight, bias, ptr, idx, val):  # type: ignore[override]
+    def forward(ctx, x2, weight, bias, ptr, idx, val, bits):  # type: ignore[override]
         wt = weight.detach().t().contiguous()  # [K, H]: an event reads one contiguous row
         K, H = wt.shape
         y = torch.empty(x2.shape[0], H, dtype=x2.dtype)
@@ -317,7 +324,7 @@ class _EventLinearFn(torch.autograd.Function):
         # spikes (no values): keep a bitmask, not the events, until backward
         ctx.packed = val.numel() == 0
         if ctx.packed:
-            ctx.save_for_backward(weight, ptr, pack_bits(ptr, idx, K), val)
+            ctx.save_for_backward(weight, ptr, bits, val)
         else:
             ctx.save_for_backward(weight, ptr, idx, val)
         ctx.has_bias = bias is not None
@@ -335,14 +342,14 @@ class _EventLinearFn(torch.autograd.Function):
             gw = _weight_grad(ptr, idx, val, g, weight.shape[1], ctx.packed)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
-        return gx, gw, gb, None, None, None
+        return gx, gw, gb, None, None, None, None
 
 
 def _weight_grad(ptr: Tensor, idx: Tensor, val: Tensor, g: Tensor, K: int,
                  packed: bool = False) -> Tensor:
     """dL/dW [H, K] = g^T x from the events of x: per chunk of rows (small enough that the
     chunk of g stays in cache) the events grouped by input, then one spmm per chunk.
-    ``packed``: ``idx`` is the spikes' bitmask (:func:`pack_bits`), ``val`` empty."""
+    ``packed``: ``idx`` is the spikes' bitmask (see ``_events``), ``val`` empty."""
     N, H = g.shape
     nblk = _num_blocks(H)
     rows = max(16, _CHUNK_BYTES // (math.ceil(H / nblk) * g.element_size()))
@@ -398,7 +405,7 @@ def event_linear(
     if not usable:
         return F.linear(x, weight, bias)
     x2 = x.reshape(-1, x.shape[-1])
-    ev = events_from_dense(x2, max_density)
+    ev = _events(x2, max_density)
     if ev is None:
         return F.linear(x, weight, bias)
     y = _EventLinearFn.apply(x2, weight, bias, *ev)

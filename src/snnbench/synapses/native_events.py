@@ -17,7 +17,7 @@ import torch
 
 from .._native import data_ptr, dtype_suffix, load_library, num_threads
 
-__all__ = ["available", "count", "fill", "spmm", "transpose_chunks", "pack_bits",
+__all__ = ["available", "count", "fill", "fill_bits", "spmm", "transpose_chunks",
            "transpose_bits"]
 
 
@@ -29,7 +29,7 @@ def _lib() -> ctypes.CDLL | None:
     p, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
     for suf in ("f32", "f64"):
         signatures = {
-            "count": ([p, i64, i64, p, p, i32], None),
+            "count": ([p, i64, i64, p, p, p, i32], None),
             "fill": ([p, i64, i64, p, p, p, i64, i32], None),
             "spmm": ([p, i64, p, p, i32, p, i64, p, i32, p, i32], None),
             "transpose_chunks": ([p, i64, p, p, i32, i64, i64, i64, p, p, p, i32], i32),
@@ -38,8 +38,8 @@ def _lib() -> ctypes.CDLL | None:
             fn = getattr(lib, f"snn_ev_{name}_{suf}")
             fn.argtypes = args
             fn.restype = ret
-    lib.snn_ev_pack_bits.argtypes = [p, p, i64, i64, p, i32]
-    lib.snn_ev_pack_bits.restype = None
+    lib.snn_ev_fill_bits.argtypes = [p, i64, i64, p, p, i64, i32]
+    lib.snn_ev_fill_bits.restype = None
     lib.snn_ev_transpose_bits.argtypes = [p, p, i64, i64, i64, i64, p, p, i32]
     lib.snn_ev_transpose_bits.restype = i32
     return lib
@@ -54,21 +54,20 @@ def _fn(name: str, dtype: torch.dtype):
     return getattr(_lib(), f"snn_ev_{name}_{dtype_suffix(dtype)}")
 
 
-def count(x: torch.Tensor, ptr: torch.Tensor, graded: torch.Tensor) -> None:
-    """ptr[n + 1] = nonzeros of row n of ``x`` [N, K]; graded[n] = how many are not 1."""
+def count(x: torch.Tensor, ptr: torch.Tensor, graded: torch.Tensor, bits: torch.Tensor) -> None:
+    """ptr[n + 1] = nonzeros of row n of ``x`` [N, K]; graded[n] = how many are not 1;
+    ``bits`` [N, ceil(K / 8)] uint8 gets the nonzero pattern (bit k % 8 of byte k // 8)."""
     N, K = x.shape
     _fn("count", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), graded.data_ptr(),
-                          num_threads(N * K))
+                          bits.data_ptr(), num_threads(N * K))
 
 
 def fill(x: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor, val: torch.Tensor) -> None:
     """Row n's nonzero columns and values into idx/val[ptr[n]:ptr[n+1]] (the last slot of
-    idx/val is a spare that absorbs the branch-free overrun); an empty ``val``: indices
-    only."""
+    idx/val is a spare that absorbs the branch-free overrun)."""
     N, K = x.shape
-    _fn("fill", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), idx.data_ptr(),
-                         val.data_ptr() if val.numel() else None, idx.shape[0] - 1,
-                         num_threads(N * K))
+    _fn("fill", x.dtype)(x.data_ptr(), N, K, ptr.data_ptr(), idx.data_ptr(), val.data_ptr(),
+                         idx.shape[0] - 1, num_threads(N * K))
 
 
 def spmm(ptr: torch.Tensor, col: torch.Tensor, val: torch.Tensor, src: torch.Tensor,
@@ -96,11 +95,13 @@ def transpose_chunks(ptr: torch.Tensor, idx: torch.Tensor, val: torch.Tensor, K:
 
 
 
-def pack_bits(ptr: torch.Tensor, idx: torch.Tensor, bits: torch.Tensor) -> None:
-    """The spike events into the bitmask ``bits`` [N, KB] uint8 (bit k % 8 of byte k // 8)."""
+def fill_bits(bits: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor) -> None:
+    """Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]] (spike events from the
+    bitmask that :func:`count` wrote); the last slot of ``idx`` is a spare, as in
+    :func:`fill`."""
     N, KB = bits.shape
-    _lib().snn_ev_pack_bits(ptr.data_ptr(), idx.data_ptr(), N, KB, bits.data_ptr(),
-                            num_threads(N * KB))
+    _lib().snn_ev_fill_bits(bits.data_ptr(), N, KB, ptr.data_ptr(), idx.data_ptr(),
+                            idx.shape[0] - 1, num_threads(N * KB * 8))
 
 
 def transpose_bits(bits: torch.Tensor, ptr: torch.Tensor, K: int, rows: int, cptr: torch.Tensor,
