@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -31,16 +32,32 @@ def library_path(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def load_library(directory: Path, stem: str) -> ctypes.CDLL | None:
-    """The library loaded with ctypes, or None when it was not built or does not load
-    (built for another platform, or damaged)."""
+# ctypes argument types of the kernels' signatures.
+P, I32, I64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+Signatures = dict[str, tuple[list, object]]  # function name -> (argtypes, restype)
+
+
+def load_library(directory: Path, stem: str, typed: Callable[[type], Signatures],
+                 untyped: Signatures | None = None) -> ctypes.CDLL | None:
+    """The library loaded with ctypes and its functions declared, or None when it was not
+    built or does not load (built for another platform, or damaged). ``typed(real)`` gives
+    the functions that exist once per float type, declared as ``name_f32`` with
+    ``real = c_float`` and ``name_f64`` with ``c_double``; ``untyped`` the others."""
     path = library_path(directory, stem)
     if path is None:
         return None
     try:
-        return ctypes.CDLL(str(path))
+        lib = ctypes.CDLL(str(path))
     except OSError:
         return None
+    signatures = dict(untyped or {})
+    for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        signatures.update({f"{name}_{suffix}": sig for name, sig in typed(real).items()})
+    for name, (argtypes, restype) in signatures.items():
+        fn = getattr(lib, name)
+        fn.argtypes = argtypes
+        fn.restype = restype
+    return lib
 
 
 def num_threads(work: int) -> int:

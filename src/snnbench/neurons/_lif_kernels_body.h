@@ -87,32 +87,37 @@ typedef struct {
  * numba kernels' arithmetic (U = h for the LIF, h - a for the adaptive LIF); kind -1 reads
  * the precomputed row dp. */
 #define SNN_D_ATAN(U) (c0 / (one + (c1 * ((U) - thr)) * (c1 * ((U) - thr))))
-#define SNN_D_FASTSIG(U) (one / ((one + alpha * SNN_FABS((U) - thr)) * (one + alpha * SNN_FABS((U) - thr))))
-#define SNN_D_TRIANGLE(U) ((one - alpha * SNN_FABS((U) - thr)) > zero ? alpha * (one - alpha * SNN_FABS((U) - thr)) : zero)
-#define SNN_D_SIGMOID(U) (alpha * (one / (one + SNN_EXP(-alpha * ((U) - thr)))) * (one - one / (one + SNN_EXP(-alpha * ((U) - thr)))))
+#define SNN_D_FASTSIG(U) \
+    (one / ((one + alpha * SNN_FABS((U) - thr)) * (one + alpha * SNN_FABS((U) - thr))))
+#define SNN_D_TRIANGLE(U)                                                       \
+    ((one - alpha * SNN_FABS((U) - thr)) > zero ? alpha * (one - alpha * SNN_FABS((U) - thr)) \
+                                                : zero)
+#define SNN_D_SIGMOID(U)                                                        \
+    (alpha * (one / (one + SNN_EXP(-alpha * ((U) - thr))))                      \
+     * (one - one / (one + SNN_EXP(-alpha * ((U) - thr)))))
 #define SNN_D_PRE(U) (dp[j])
 
 /* gx_t = dL/dh_t for one step: one branch-free loop per (reset, detach). */
 #define SNN_BWD_STEP(DEXPR)                                                          \
     if (mode == 0 && !detach) {                                                      \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j];                                              \
             gxt[j] = g + (gst[j] - thr * g) * d;                                     \
         }                                                                            \
     } else if (mode == 1 && !detach) {                                               \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], hh = ht[j];                                  \
             REAL keep = hh >= thr ? zero : g;                                        \
             gxt[j] = keep + (gst[j] + g * (vr - hh)) * d;                            \
         }                                                                            \
     } else if (mode == 1) {                                                          \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR;                                                          \
             REAL keep = ht[j] >= thr ? zero : gvb[j];                                \
             gxt[j] = keep + gst[j] * d;                                              \
         }                                                                            \
     } else { /* soft reset with detach_reset, or no reset */                         \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR;                                                          \
             gxt[j] = gvb[j] + gst[j] * d;                                            \
         }                                                                            \
@@ -189,7 +194,7 @@ typedef struct {
 /* One forward step per reset mode; STORE saves h_t and a_{t-1} (or nothing). */
 #define SNN_AFWD_STEP(STORE)                                                         \
     if (a->mode == 0) {                                                              \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL hh = bb[j] * vb[j] + xt[j], ap = ab[j], th = thr + ap;              \
             REAL sp = hh >= th ? one : zero;                                         \
             STORE                                                                    \
@@ -198,7 +203,7 @@ typedef struct {
             ab[j] = rb[j] * ap + tplus * sp;                                         \
         }                                                                            \
     } else if (a->mode == 1) {                                                       \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL hh = bb[j] * vb[j] + xt[j], ap = ab[j];                             \
             int fire = hh >= thr + ap;                                               \
             REAL sp = fire ? one : zero;                                             \
@@ -208,7 +213,7 @@ typedef struct {
             ab[j] = rb[j] * ap + tplus * sp;                                         \
         }                                                                            \
     } else {                                                                         \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL hh = bb[j] * vb[j] + xt[j], ap = ab[j];                             \
             REAL sp = hh >= thr + ap ? one : zero;                                   \
             STORE                                                                    \
@@ -262,7 +267,7 @@ typedef struct {
 /* One reverse step per (reset, detach), as the numba kernel: g = dL/dv_t, q = dL/da_t. */
 #define SNN_ABWD_STEP(DEXPR)                                                         \
     if (mode == 0 && !detach) {                                                      \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], q = gab[j], th = thr + att[j];               \
             REAL sp = ht[j] >= th ? one : zero;                                      \
             REAL gsj = gst[j] + tplus * q - th * g;                                  \
@@ -270,7 +275,7 @@ typedef struct {
             gab[j] = rb[j] * q - g * sp - gsj * d;                                   \
         }                                                                            \
     } else if (mode == 0) {                                                          \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], q = gab[j];                                  \
             REAL sp = ht[j] >= thr + att[j] ? one : zero;                            \
             REAL gsj = gst[j] + tplus * q;                                           \
@@ -278,7 +283,7 @@ typedef struct {
             gab[j] = rb[j] * q - g * sp - gsj * d;                                   \
         }                                                                            \
     } else if (mode == 1 && !detach) {                                               \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], q = gab[j], hh = ht[j];                      \
             REAL keep = hh >= thr + att[j] ? zero : g;                               \
             REAL gsj = gst[j] + tplus * q + g * (vr - hh);                           \
@@ -286,7 +291,7 @@ typedef struct {
             gab[j] = rb[j] * q - gsj * d;                                            \
         }                                                                            \
     } else if (mode == 1) {                                                          \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], q = gab[j];                                  \
             REAL keep = ht[j] >= thr + att[j] ? zero : g;                            \
             REAL gsj = gst[j] + tplus * q;                                           \
@@ -294,7 +299,7 @@ typedef struct {
             gab[j] = rb[j] * q - gsj * d;                                            \
         }                                                                            \
     } else {                                                                         \
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                            \
+        SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], q = gab[j];                                  \
             REAL gsj = gst[j] + tplus * q;                                           \
             gxt[j] = g + gsj * d;                                                    \

@@ -15,33 +15,21 @@ from pathlib import Path
 
 import torch
 
-from .._native import data_ptr, dtype_suffix, load_library, num_threads
+from .._native import I32, I64, P, data_ptr, dtype_suffix, load_library, num_threads
 
 __all__ = ["available", "lif_forward", "lif_backward", "alif_forward", "alif_backward"]
 
 
 @functools.lru_cache(maxsize=1)
 def _lib() -> ctypes.CDLL | None:
-    lib = load_library(Path(__file__).resolve().parent, "_lif_kernels")
-    if lib is None:
-        return None
-    p, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-    for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        fwd = getattr(lib, f"snn_lif_fwd_{suf}")
-        fwd.argtypes = [p, p, p, real, real, i32, i32, p, p, i64, i64, i32]
-        fwd.restype = None
-        bwd = getattr(lib, f"snn_lif_bwd_{suf}")
-        bwd.argtypes = [p, p, p, p, p, real, real, i32, i32, i32, real, real, real, p, i32, p,
-                        p, i64, i64, i32]
-        bwd.restype = None
-        afwd = getattr(lib, f"snn_alif_fwd_{suf}")
-        afwd.argtypes = [p, p, p, p, p, real, real, real, i32, i32, p, p, p, i64, i64, i32]
-        afwd.restype = None
-        abwd = getattr(lib, f"snn_alif_bwd_{suf}")
-        abwd.argtypes = [p, p, p, p, p, p, p, p, real, real, real, i32, i32, i32, real, real,
-                         real, p, i32, i32, p, p, p, i64, i64, i32]
-        abwd.restype = None
-    return lib
+    return load_library(Path(__file__).resolve().parent, "_lif_kernels", lambda r: {
+        "snn_lif_fwd": ([P, P, P, r, r, I32, I32, P, P, I64, I64, I32], None),
+        "snn_lif_bwd": ([P, P, P, P, P, r, r, I32, I32, I32, r, r, r, P, I32, P, P, I64, I64,
+                         I32], None),
+        "snn_alif_fwd": ([P, P, P, P, P, r, r, r, I32, I32, P, P, P, I64, I64, I32], None),
+        "snn_alif_bwd": ([P, P, P, P, P, P, P, P, r, r, r, I32, I32, I32, r, r, r, P, I32, I32,
+                          P, P, P, I64, I64, I32], None),
+    })
 
 
 def available() -> bool:

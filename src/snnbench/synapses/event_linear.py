@@ -246,7 +246,7 @@ def _mapped_empty(n: int, dtype: torch.dtype) -> Tensor:
     serves the next ones from a heap it does not trim (measured at T=100, H=800: 6-8 MiB
     more peak memory per training step). The price is first-touch page faults, about
     0.5 ms per MiB on the development machine."""
-    nbytes = n * torch.empty((), dtype=dtype).element_size()
+    nbytes = n * dtype.itemsize
     if nbytes < (1 << 20):  # small blocks: the allocator's free list costs nothing
         return torch.empty(n, dtype=dtype)
     return torch.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .._native import data_ptr, dtype_suffix, load_library, num_threads
+from .._native import I32, I64, P, data_ptr, dtype_suffix, load_library, num_threads
 
 __all__ = ["available", "count", "fill", "fill_bits", "spmm", "transpose_chunks",
            "transpose_bits"]
@@ -23,26 +23,15 @@ __all__ = ["available", "count", "fill", "fill_bits", "spmm", "transpose_chunks"
 
 @functools.lru_cache(maxsize=1)
 def _lib() -> ctypes.CDLL | None:
-    lib = load_library(Path(__file__).resolve().parent, "_event_kernels")
-    if lib is None:
-        return None
-    p, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-    for suf in ("f32", "f64"):
-        signatures = {
-            "count": ([p, i64, i64, p, p, p, i32], None),
-            "fill": ([p, i64, i64, p, p, p, i64, i32], None),
-            "spmm": ([p, i64, p, p, i32, p, i64, p, i32, p, i32], None),
-            "transpose_chunks": ([p, i64, p, p, i32, i64, i64, i64, p, p, p, i32], i32),
-        }
-        for name, (args, ret) in signatures.items():
-            fn = getattr(lib, f"snn_ev_{name}_{suf}")
-            fn.argtypes = args
-            fn.restype = ret
-    lib.snn_ev_fill_bits.argtypes = [p, i64, i64, p, p, i64, i32]
-    lib.snn_ev_fill_bits.restype = None
-    lib.snn_ev_transpose_bits.argtypes = [p, p, i64, i64, i64, i64, p, p, i32]
-    lib.snn_ev_transpose_bits.restype = i32
-    return lib
+    return load_library(Path(__file__).resolve().parent, "_event_kernels", lambda r: {
+        "snn_ev_count": ([P, I64, I64, P, P, P, I32], None),
+        "snn_ev_fill": ([P, I64, I64, P, P, P, I64, I32], None),
+        "snn_ev_spmm": ([P, I64, P, P, I32, P, I64, P, I32, P, I32], None),
+        "snn_ev_transpose_chunks": ([P, I64, P, P, I32, I64, I64, I64, P, P, P, I32], I32),
+    }, {
+        "snn_ev_fill_bits": ([P, I64, I64, P, P, I64, I32], None),
+        "snn_ev_transpose_bits": ([P, P, I64, I64, I64, I64, P, P, I32], I32),
+    })
 
 
 def available() -> bool:
