@@ -103,6 +103,32 @@ def test_compiled_presentation_matches_torch_reference(rule, neuron, one_spike):
     assert not np.allclose(W0, W_ref)
 
 
+@pytest.mark.parametrize("rule", ["stdp", "weight_dependent"])
+def test_triplet_potentiation_hand_case(rule):
+    """One input, one IF neuron that fires on each input spike (steps 2 and 7, dt 1 ms),
+    depression off. Pair rule: each post spike adds nu_post * x_pre = nu_post (the pre trace
+    is set in the same step). Triplet (tau_post2): the first spike finds the slow post trace
+    at 0 and adds nothing; the second adds nu_post * exp(-5 / tau_post2)."""
+    nu, w0, wmax = 0.1, 10.0, 20.0
+    base = dict(n_inputs=1, n_neurons=1, presentation_ms=10, neuron="if", rule=rule,
+                v_rest=-65.0, v_reset=-65.0, v_thresh=-60.0, refrac_ms=0.0, inhibition_mv=0.0,
+                nu_pre=0.0, nu_post=nu, wmax=wmax, w_init_max=w0, weight_norm=None)
+    ptr = np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2], np.int64)  # input spikes at steps 2, 7
+    idx = np.zeros(2, np.int64)
+
+    def grow(**kw):
+        st = DiehlCookState(weights=np.full((1, 1), w0), theta=np.zeros(1))
+        counts, _ = present(DiehlCookConfig(**base, **kw), st, ptr, idx, learn=True)
+        assert counts.tolist() == [2]
+        return st.weights[0, 0]
+
+    soft = (lambda w: wmax - w) if rule == "weight_dependent" else (lambda w: 1.0)
+    w1 = w0 + nu * soft(w0)
+    assert grow() == pytest.approx(w1 + nu * soft(w1), rel=1e-12)
+    for tau2 in (40.0, 10.0):
+        assert grow(tau_post2=tau2) == pytest.approx(w0 + nu * math.exp(-5.0 / tau2) * soft(w0), rel=1e-12)
+
+
 def test_learning_off_changes_nothing():
     cfg = DiehlCookConfig(n_inputs=16, n_neurons=5, presentation_ms=50, v_thresh=-62.0, v_reset=-64.0)
     st = init_state(cfg, torch.Generator().manual_seed(0))
@@ -255,6 +281,7 @@ def test_run_writes_files(tmp_path):
         (dict(nu_post=-0.01), "nu_post"),
         (dict(tau_pre=-20.0), "tau_pre"),
         (dict(tau_post=0.0), "tau_post"),
+        (dict(tau_post2=-40.0), "tau_post2"),
         (dict(tau_theta=-1.0), "tau_theta"),
         (dict(wmin=1.0, wmax=0.5), "wmin"),
         (dict(encoding="latency"), "encoding"),

@@ -18,9 +18,12 @@ Plasticity (trace based, traces jump to 1 on a spike and decay with tau_pre / ta
 
 with ``f = 1`` (``rule="stdp"``), soft bounds ``f_plus = wmax - w``, ``f_minus = w - wmin``
 (``"weight_dependent"``) or the depression term turned into potentiation (``"hebbian"``).
+With ``tau_post2`` set, potentiation takes the form of Diehl & Cook's published code:
+``nu_post * x_pre * x_post2`` where ``x_post2`` is a slower post trace read just before the
+spike (a neuron's first spike of a presentation does not potentiate).
 After every presentation each neuron's incoming weights are rescaled to sum to
 ``weight_norm`` (78.4 for 784 inputs, as in the paper). These equations are the same as
-:mod:`snnbench.learning.stdp`; here they are compiled with numba so that a presentation
+:mod:`snnbench.learning.stdp` (the pair rule); here they are compiled with numba so that a presentation
 costs only the input spikes that happen (only active pixel rows are touched).
 
 The rest period between samples is simulated as its effect: membrane, refractory counters
@@ -118,6 +121,10 @@ class DiehlCookConfig(BaseModel):
     nu_post: float = Field(1e-2, ge=0)
     tau_pre: float = Field(20.0, gt=0)
     tau_post: float = Field(20.0, gt=0)
+    # Diehl & Cook's published code (triplet form): potentiation at a post spike is scaled by
+    # a second, slower post trace read just before that spike, nu_post * x_pre * x_post2,
+    # so a neuron's first spike in a presentation does not potentiate. None = pair rule.
+    tau_post2: float | None = Field(None, gt=0)
     wmin: float = 0.0
     wmax: float = 1.0
     w_init_max: float = Field(0.3, gt=0)
@@ -240,7 +247,7 @@ def _sort_events(n, n_steps, buf_t, buf_i, ptr, idx):
 @njit(cache=True)
 def _present(
     W, theta, ptr, idx, n_steps, learn, prm, rule, one_spike, counts, v, refr, xpre, xpost,
-    cur, spiked, raster,
+    xpost2, cur, spiked, raster,
 ):
     """Run one presentation given its sorted input events.
 
@@ -260,11 +267,14 @@ def _present(
     inh, gain = prm[6], prm[7]
     nu_pre, nu_post, dpre, dpost = prm[8], prm[9], prm[10], prm[11]
     wmin, wmax, theta_decay = prm[12], prm[13], prm[14]
+    dpost2 = prm[15]
+    triplet = dpost2 > 0.0
     record = raster.shape[0] > 0
     for j in range(N):
         v[j] = v_rest
         refr[j] = 0
         xpost[j] = 0.0
+        xpost2[j] = 0.0
         counts[j] = 0
     for i in range(n_in):
         xpre[i] = 0.0
@@ -277,11 +287,13 @@ def _present(
     is_spiked = np.zeros(N, np.bool_)
     total = 0
     winners = np.empty(N, np.int64)
+    post2_before = np.ones(N)
     for t in range(n_steps):
         for k in range(n_act_pre):
             xpre[act_pre[k]] *= dpre
         for k in range(n_spiked):
             xpost[spiked[k]] *= dpost
+            xpost2[spiked[k]] *= dpost2
         for j in range(N):
             cur[j] = 0.0
         for e in range(ptr[t], ptr[t + 1]):
@@ -322,6 +334,9 @@ def _present(
                 refr[j] = refrac_steps
                 counts[j] += 1
                 xpost[j] = 1.0
+                # the slow trace as it was before this spike scales potentiation (triplet)
+                post2_before[k] = xpost2[j] if triplet else 1.0
+                xpost2[j] = 1.0
                 if learn:
                     theta[j] += theta_plus
                 if not is_spiked[j]:
@@ -355,13 +370,16 @@ def _present(
             # post spikes this step: potentiation along column j, only on active pixels.
             for k in range(n_win):
                 j = winners[k]
+                nu_j = nu_post * post2_before[k]
+                if nu_j == 0.0:
+                    continue
                 for q in range(n_act_pre):
                     i = act_pre[q]
                     w = W[i, j]
                     if rule == 1:
-                        w += nu_post * xpre[i] * (wmax - w)
+                        w += nu_j * xpre[i] * (wmax - w)
                     else:
-                        w += nu_post * xpre[i]
+                        w += nu_j * xpre[i]
                     W[i, j] = min(max(w, wmin), wmax)
     if learn:
         for j in range(N):
@@ -416,6 +434,7 @@ def _run_samples(
     refr = np.empty(N, np.int64)
     xpre = np.empty(n_in)
     xpost = np.empty(N)
+    xpost2 = np.empty(N)
     cur = np.empty(N)
     spiked = np.empty(N, np.int64)
     counts = np.empty(N, np.int64)
@@ -443,7 +462,7 @@ def _run_samples(
             _sort_events(n, n_steps, buf_t, buf_i, ptr, idx)
             prm_k[7] = gain
             tot, n_sp = _present(W, theta, ptr, idx, n_steps, learn, prm_k, rule, one_spike,
-                                 counts, v, refr, xpre, xpost, cur, spiked, raster)
+                                 counts, v, refr, xpre, xpost, xpost2, cur, spiked, raster)
             for q in range(n_sp):
                 j = spiked[q]
                 if not changed_flag[j]:
@@ -494,6 +513,8 @@ def _params_array(cfg: DiehlCookConfig) -> np.ndarray:
             cfg.wmax,
             # theta decays over presentation + rest (exact for the linear decay)
             math.exp(-(cfg.presentation_ms + cfg.rest_ms) / cfg.tau_theta) if adaptive else 1.0,
+            # second post trace (triplet potentiation); 0 = pair rule
+            math.exp(-cfg.dt / cfg.tau_post2) if cfg.tau_post2 is not None else 0.0,
         ],
         dtype=np.float64,
     )
@@ -588,7 +609,7 @@ def present(
         np.ascontiguousarray(idx, dtype=np.int64) if len(idx) else np.zeros(1, np.int64),
         T, learn, _params_array(cfg), _RULE[cfg.rule], cfg.one_spike, counts,
         np.empty(N), np.empty(N, np.int64), np.empty(cfg.n_inputs), np.empty(N), np.empty(N),
-        np.empty(N, np.int64), raster,
+        np.empty(N), np.empty(N, np.int64), raster,
     )
     return counts, (raster if record else None)
 
