@@ -162,6 +162,20 @@ def test_encoding_statistics():
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
+def test_poisson_intervals_encoding_statistics():
+    """BindsNET's encoder: integer intervals ~ Poisson(mean 1000 / rate ms), zeros raised to
+    1, so interval mean ~ variance ~ 10 steps at 100 Hz (an exponential would have s.d. 10)."""
+    cfg = DiehlCookConfig(n_inputs=1, encoding="poisson_intervals", max_rate_hz=100.0,
+                          presentation_ms=200_000.0)
+    ptr, idx = encode_events(cfg, np.ones(1), seed=0)
+    steps = np.repeat(np.arange(cfg.num_steps), np.diff(ptr))
+    gaps = np.diff(np.concatenate([[-1], steps]))  # the first interval counts from the start
+    assert len(gaps) > 19_000 and gaps.min() >= 1
+    se = math.sqrt(10.0 / len(gaps))
+    assert abs(gaps.mean() - 10.0) < 5 * se
+    assert abs(gaps.var() - 10.0) < 0.5
+
+
 def test_assign_and_predict_hand_case():
     counts = np.array([[5, 0, 1, 0], [4, 1, 0, 0], [0, 3, 0, 0], [1, 6, 2, 0]])
     y = np.array([0, 0, 1, 1])
