@@ -22,8 +22,8 @@ With ``tau_post2`` set, potentiation takes the form of Diehl & Cook's published 
 ``nu_post * x_pre * x_post2`` where ``x_post2`` is a slower post trace read just before the
 spike (a neuron's first spike of a presentation does not potentiate).
 After every presentation each neuron's incoming weights are rescaled to sum to
-``weight_norm`` (78.4 for 784 inputs, as in the paper). These equations are the same as
-:mod:`snnbench.learning.stdp` (the pair rule); here they are compiled with numba so that a presentation
+``weight_norm`` (78.4 for 784 inputs, as in the paper). The pair-rule equations are those
+of :mod:`snnbench.learning.stdp`; here they are compiled with numba so that a presentation
 costs only the input spikes that happen (only active pixel rows are touched).
 
 The rest period between samples is simulated as its effect: membrane, refractory counters
