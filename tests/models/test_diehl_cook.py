@@ -336,5 +336,7 @@ def test_presets_build_valid_configs():
         cfg = DiehlCookConfig(**diehl_cook_preset(n))
         assert cfg.n_neurons == n and cfg.epochs == 3
     assert DiehlCookConfig(**diehl_cook_preset(400)).theta_plus == pytest.approx(0.6)
+    # triplet potentiation below 400 neurons only (chosen by cross-validation at 100 and 400)
+    assert diehl_cook_preset(100)["tau_post2"] == 40.0 and diehl_cook_preset(400)["tau_post2"] is None
     with pytest.raises(ValueError, match="n_neurons"):
         diehl_cook_preset(0)
