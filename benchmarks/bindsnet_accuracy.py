@@ -10,8 +10,8 @@ order; labels are assigned from that epoch's training presentations (BindsNET's
 neuron fire counts as wrong.
 
 Needs the BindsNET environment of ``benchmarks/bindsnet_compare.py`` (``BINDSNET_PYTHON``,
-default ``/work/bindsnet-venv/bin/python``). At ~10-20 presentations per second one seed of
-2 epochs takes 10-15 minutes:
+default ``/work/bindsnet-venv/bin/python``). At ~10 presentations per second one seed of
+2 epochs (8,000 training and 2,000 test presentations) takes about 17 minutes here:
 
     python benchmarks/bindsnet_accuracy.py --seeds 0 1 2 --epochs 2 --jobs 2
 
