@@ -158,9 +158,10 @@ NOTES = """## How the simulation works and how the settings were chosen
 """.splitlines()
 
 
-def peer_accuracy_section() -> list[str]:
-    """BindsNET's accuracy on the same split, measured by ``benchmarks/bindsnet_accuracy.py``."""
-    path = ROOT / "docs" / "bindsnet_accuracy.jsonl"
+def peer_accuracy_section(db: dict) -> list[str]:
+    """BindsNET's accuracy on the same split, measured by ``benchmarks/bindsnet_accuracy.py``,
+    beside the ``dc`` records of ``db``."""
+    from bindsnet_accuracy import RECORDS as path
     recs = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
     if not recs:
         return []
@@ -184,7 +185,7 @@ def peer_accuracy_section() -> list[str]:
         L.append(f"- BindsNET, {n} neurons, mean over {len(rs)} seeds after epoch 1..{ne}: "
                  f"{' / '.join(_pct(v) for v in per)} %.")
         for ms in (350.0, 250.0):
-            ours = [r["test_accuracy_per_epoch"] for r in _load().get("dc", [])
+            ours = [r["test_accuracy_per_epoch"] for r in db.get("dc", [])
                     if r["config"]["n_neurons"] == n and r["config"]["presentation_ms"] == ms]
             if ours and all(len(a) >= ne for a in ours):
                 mine = [statistics.mean(a[e] for a in ours) for e in range(ne)]
@@ -193,8 +194,9 @@ def peer_accuracy_section() -> list[str]:
     return L + [""]
 
 
-def cv_section() -> list[str]:
-    """The cross-validation tables of ``benchmarks/stdp_cv.py`` (records in runs/stdp-cv)."""
+def cv_section(db: dict) -> list[str]:
+    """The cross-validation tables of ``benchmarks/stdp_cv.py`` (records in docs/stdp_cv.jsonl)
+    and the test-split summary of the ``dc`` records of ``db``."""
     from stdp_cv import table_lines
 
     base100 = "pair,theta_plus=0.15"  # the 100-neuron preset before it took the triplet form
@@ -230,7 +232,7 @@ def cv_section() -> list[str]:
          "+0.9 ± 0.7 pp (5 folds) and +0.7 ± 0.4 pp (10 folds); at 0.04 -0.1 and +0.9, at 0.02",
          "+0.1 and -0.1. At 400 neurons it lost 1.3 ± 0.4 pp. The 100-neuron preset (below 400",
          "neurons) took `tau_post2=40, nu_post=0.03`; the 400-neuron preset is unchanged.", ""]
-    last = [r["test_accuracy_per_epoch"][-1] for r in _load().get("dc", [])
+    last = [r["test_accuracy_per_epoch"][-1] for r in db.get("dc", [])
             if r["config"]["n_neurons"] == 100 and r["config"]["presentation_ms"] == 350]
     if len(last) > 1:
         L[-1:] = [f"On the test split the new 100-neuron preset's {len(last)} seeds (table above) give "
@@ -300,8 +302,8 @@ def render() -> str:
               "References: BindsNET 0.3.4 on this split (quoted from issue #4, 250 steps, labels from",
               "the training presentations): 100 neurons 83.8% after 1 epoch, 85.2% after 2; 400 neurons",
               "31-66% after 1 epoch. Diehl & Cook 2015 on full MNIST: 82.9% (100), 87.0% (400).", ""]
-    L += peer_accuracy_section()
-    L += cv_section()
+    L += peer_accuracy_section(db)
+    L += cv_section(db)
     if db.get("speed"):
         L += ["## Speed: training samples per second, 250 steps of 1 ms, batch 1, learning on", "",
               "| neurons | snnbench train | snnbench eval (learning off) | BindsNET train (measured here) | BindsNET eval | ratio (train) |",
