@@ -52,6 +52,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         suite = validate_suite(apply_overrides(raw, args.set))
         cache = preflight(suite)
         lock = RunLock(run_dir).acquire()
+        if lock.stale:
+            print(f"Took over the lock of {lock.stale}, which is no longer running")
         try:
             for path in remove_temp_files(run_dir):
                 print(f"Removed {path} (left by an interrupted write)")

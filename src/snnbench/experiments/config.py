@@ -270,8 +270,8 @@ def _format_validation_error(err: ValidationError) -> str:
             msg = str(e["ctx"]["error"])
         elif e["type"] == "extra_forbidden":
             msg = "unknown field; check the spelling against the preset files"
-        lines.append(f"  {loc}: {msg}")
-    return "invalid configuration:\n" + "\n".join(lines)
+        lines.append(f"{loc}: {msg}")
+    return "invalid configuration: " + "; ".join(lines)  # one line, every field named
 
 
 def _non_finite(tree: Any, loc: str = "") -> str | None:
