@@ -149,6 +149,8 @@ def train_model_seed(
         best_val, best_epoch, train_seconds = meta["best_val"], meta["best_epoch"], meta["train_seconds"]
         config_changes = meta["config_changes"]
         log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
+        # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
+        atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         changed = check_identity(meta["config"], section, allow_config_change, where, run_dir)
         if changed:
             config_changes.append({"fields": changed, "after_epoch": len(history), "from": meta["config"]["hash"],
