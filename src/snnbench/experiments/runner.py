@@ -20,14 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, Callable
 
 import torch
-import yaml
 
 from ..data import load_dataset
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
@@ -151,6 +149,9 @@ def train_model_seed(
         log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
         # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
         atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        if meta["config"].get("version") != ident["version"]:
+            log.warning("%s: checkpoint written by snnbench %s, resumed by %s", where,
+                        meta["config"].get("version"), ident["version"])
         changed = check_identity(meta["config"], section, allow_config_change, where, run_dir)
         if changed:
             config_changes.append({"fields": changed, "after_epoch": len(history), "from": meta["config"]["hash"],
