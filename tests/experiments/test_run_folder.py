@@ -441,3 +441,25 @@ def test_lock_in_process_names_our_pid_and_is_released(tmp_path):
             RunLock(tmp_path).acquire()
     with RunLock(tmp_path):
         pass
+
+
+def test_a_finished_stdp_cell_is_not_read_back_under_an_edited_config(tmp_path, capsys):
+    import snnbench.experiments.stdp_runner as stdp
+    from snnbench.experiments.run_folder import check_run_folder
+
+    raw = {"name": "g", "kind": "stdp", "seeds": [0],
+           "stdp": {"mode": "grid", "cells": ["poisson/lif/stdp"], "n_neurons": 8, "epochs": 1}}
+    suite = validate_suite(raw)
+    run = prepare_run_dir(suite, tmp_path / "run")
+    (name, cfg), = stdp.build_stdp_configs(raw["stdp"], [0])
+    cell = run / name / "seed0"  # a finished cell as run_diehl_cook leaves it
+    cell.mkdir(parents=True)
+    (cell / "config.json").write_text(json.dumps(cfg.model_dump(), indent=2))
+    (cell / "metrics.json").write_text("{}")
+    assert check_run_folder(suite, run) == {}
+    edit_config(run, lambda r: r["stdp"].update(nu_post=0.05))
+    assert main(["run", "--resume", str(run)] + RESUME) == 2
+    err = one_line_error(capsys)
+    assert f"{name}/seed0 was trained with another config: stdp.nu_post" in err and "-> 0.05" in err
+    assert check_run_folder(validate_suite(yaml.safe_load((run / "config.yaml").read_text())), run,
+                            ["stdp.nu_post"]) == {f"{name}/seed0": ["stdp.nu_post"]}

@@ -222,7 +222,37 @@ def check_run_folder(suite: SuiteConfig, run_dir: Path, allow: Sequence[str] = (
                     continue
                 if changed:
                     out[where] = changed
+    if suite.kind == "stdp":
+        errors += _check_stdp_cells(suite, run_dir, allow, out)
     if errors:
         more = f" (and {len(errors) - 1} more model(s) alike)" if len(errors) > 1 else ""
         raise ConfigError(errors[0] + more)
     return out
+
+
+def _check_stdp_cells(suite: SuiteConfig, run_dir: Path, allow: Sequence[str], out: dict[str, list[str]]) -> list[str]:
+    """STDP cells: a finished cell (``metrics.json``) is read back on resume, so its recorded
+    ``config.json`` must match the cell the config resolves to now (fields named ``stdp.*``).
+    An allowed change keeps the finished cell's results as they are (cells are not retrained)."""
+    from .identity import check_identity, section_hash
+    from .stdp_runner import build_stdp_configs
+
+    errors = []
+    for name, cfg in build_stdp_configs(dict(suite.stdp or {}), suite.seeds):
+        try:
+            folder = path_inside(run_dir, name, f"seed{cfg.seed}")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        if not (folder / "metrics.json").is_file() or not (folder / "config.json").is_file():
+            continue  # unfinished cells run again from their start with the current config
+        old = {"stdp": read_final(folder / "config.json")}
+        new = {"stdp": json.loads(json.dumps(cfg.model_dump(mode="json")))}
+        where = f"{name}/seed{cfg.seed}"
+        try:
+            changed = check_identity({"hash": section_hash(old), "section": old}, new, allow, where, str(run_dir))
+        except ConfigError as err:
+            errors.append(str(err))
+            continue
+        if changed:
+            out[where] = changed
+    return errors
