@@ -463,3 +463,19 @@ def test_a_finished_stdp_cell_is_not_read_back_under_an_edited_config(tmp_path, 
     assert f"{name}/seed0 was trained with another config: stdp.nu_post" in err and "-> 0.05" in err
     assert check_run_folder(validate_suite(yaml.safe_load((run / "config.yaml").read_text())), run,
                             ["stdp.nu_post"]) == {f"{name}/seed0": ["stdp.nu_post"]}
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
+    import snnbench.cli as cli
+
+    def bug(args):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(cli, "_cmd_list", bug)
+    assert main(["list"]) == 2
+    err = one_line_error(capsys)
+    assert "unexpected RuntimeError: something broke (rerun with --debug" in err
+    with pytest.raises(RuntimeError, match="something broke"):
+        main(["--debug", "list"])
+    with pytest.raises(RuntimeError, match="something broke"):
+        main(["list", "--debug"])

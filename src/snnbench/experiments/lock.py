@@ -10,7 +10,6 @@ release (emptied): deleting it would let two processes lock two different files.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from pathlib import Path
@@ -23,8 +22,6 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
     import msvcrt
-
-log = logging.getLogger("snnbench")
 
 LOCK_FILE = ".lock"
 
@@ -71,8 +68,7 @@ class RunLock:
             )
         previous = _read(fd)
         if previous:  # the kernel released a lock whose holder died without releasing it
-            self.stale = previous
-            log.warning("took over the stale lock of %s, which is no longer running", previous)
+            self.stale = previous  # the caller says so (the CLI prints it)
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
