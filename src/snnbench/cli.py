@@ -72,6 +72,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         suite = load_suite(args.spec, args.set, args.seeds)
         cache = preflight(suite)
         run_dir, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
+        if lock.stale:
+            print(f"Took over the lock of {lock.stale}, which is no longer running")
         print(f"Running {suite.name} -> {run_dir}")
     try:
         table = execute_suite(suite, run_dir, progress=not args.no_progress,
@@ -144,13 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--no-metrics", action="store_true", help="do not (re)measure operations and energy")
     p_rep.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_rep.set_defaults(func=_cmd_report)
-    for p in sub.choices.values():  # --debug also after the subcommand (SUPPRESS keeps the global one)
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def _debug_after_every_subcommand(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Accept ``--debug`` after any subcommand too (SUPPRESS keeps the global value)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for p in getattr(action, "choices", {}).values():
+            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _debug_after_every_subcommand(build_parser()).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
