@@ -57,7 +57,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         try:
             for path in remove_temp_files(run_dir):
                 print(f"Removed {path} (left by an interrupted write)")
-            check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
+            changes = check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
+            changed = {f for fields in changes.values() for f in fields}
+            for name in args.allow_config_change:
+                if not any(f == name or f.startswith(name + ".") for f in changed):
+                    print(f"Note: --allow-config-change {name}: no trained model has a changed {name}")
             if args.set:
                 write_run_config(suite, run_dir)
         except BaseException:

@@ -256,7 +256,8 @@ def test_epochs_raised_on_a_finished_run_trains_the_extra_epochs_when_allowed(tr
     assert main(["run", "--resume", str(run)] + RESUME) == 2
     assert "train.epochs 2 -> 3" in one_line_error(capsys)
 
-    assert main(["run", "--resume", str(run), "--allow-config-change", "train.epochs"] + RESUME) == 0
+    assert main(["run", "--resume", str(run), "--allow-config-change", "train.epochs", "train.epoch"] + RESUME) == 0
+    assert "Note: --allow-config-change train.epoch: no trained model has a changed train.epoch" in capsys.readouterr().out
     rows = [json.loads(s) for s in (seed_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     final = json.loads((seed_dir / "final.json").read_text())
