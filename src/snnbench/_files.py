@@ -1,15 +1,58 @@
 """Atomic file writes: write a temporary file in the target's folder, then rename it over
 the target, so a run killed at any moment leaves the old file or the new one, never a
-torn one. Files get the usual permissions (0666 less the umask), not mkstemp's 0600."""
+torn one. Files get the usual permissions (0666 less the umask), not mkstemp's 0600.
+
+Names that become file or folder names (experiment, model and suite names) are checked by
+:func:`check_path_name`, and :func:`path_inside` refuses any path that would leave its base
+folder, so a config can never make a run write outside its run folder."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+
+PATH_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+# atomic_write's temporary files: ".<target name>.<mkstemp's 8 random characters>.tmp"
+TEMP_NAME = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
+
+
+def check_path_name(field: str, value: str) -> str:
+    """Require a name that is safe as one path component: letters, digits, ``_ . -`` only,
+    and not ``.`` or ``..`` (so no separators, no absolute paths, no parent folders)."""
+    if not isinstance(value, str) or not PATH_NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError(
+            f"{field} {value!r} becomes a folder name: use only letters, digits, '_', '.' and '-' "
+            "(not '.' or '..'), e.g. 'digits-snn'"
+        )
+    return value
+
+
+def path_inside(base: str | Path, *parts: str) -> Path:
+    """``base / parts...``, refused unless it lies inside ``base`` once symbolic links are
+    resolved (a name such as ``../x`` or a link pointing elsewhere cannot escape)."""
+    base = Path(base)
+    path = base.joinpath(*parts)
+    root = base.resolve()
+    if path.resolve() != root and root not in path.resolve().parents:
+        raise ValueError(f"{str(path)!r} lies outside the run folder {str(base)!r}; refusing to write there")
+    return path
+
+
+def remove_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that killed atomic writes left under ``folder``; return them.
+    Only call this while no other process writes there (the run folder's lock is held)."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        if path.is_file() and TEMP_NAME.fullmatch(path.name):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _umask() -> int:

@@ -4,6 +4,8 @@
 whole config before any work, trains every model of every experiment for every seed into
 its own run folder and prints the results table. ``snnbench run --resume RUN_DIR``
 continues a run that was interrupted, from the last finished epoch of each model.
+
+Every error ends in a one-line message and exit code 2 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -30,22 +32,69 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .experiments.runner import load_run_config, prepare_run_dir
+    from .experiments.config import apply_overrides, validate_suite
+    from .experiments.lock import RunLock
+    from .experiments.preflight import preflight
+    from .experiments.run_folder import (
+        check_run_folder, discard_if_untrained, read_run_config_raw, start_run_dir, write_run_config,
+    )
     from .experiments.suite import execute_suite
 
+    from ._files import remove_temp_files
+
+    created = False
     if args.resume is not None:
-        if args.spec or args.set or args.seeds or args.out:
-            raise ConfigError("--resume RUN_DIR takes no preset, --set, --seeds or --out: the run folder holds its config")
+        if args.spec or args.seeds or args.out:
+            raise ConfigError("--resume RUN_DIR takes no preset, --seeds or --out: the run folder holds its config "
+                              "(--set changes fields of models not trained yet)")
         run_dir = Path(args.resume)
-        suite = load_run_config(run_dir)
+        raw = read_run_config_raw(run_dir)
+        suite = validate_suite(apply_overrides(raw, args.set))
+        cache = preflight(suite)
+        lock = RunLock(run_dir).acquire()
+        if lock.stale:
+            print(f"Took over the lock of {lock.stale}, which is no longer running")
+        try:
+            for path in remove_temp_files(run_dir):
+                print(f"Removed {path} (left by an interrupted write)")
+            changes = check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
+            changed = {f for fields in changes.values() for f in fields}
+            for name in args.allow_config_change:
+                if not any(f == name or f.startswith(name + ".") for f in changed):
+                    print(f"Note: --allow-config-change {name}: no trained model has a changed {name}")
+            if args.set:
+                write_run_config(suite, run_dir)
+        except BaseException:
+            lock.release()
+            raise
         print(f"Resuming {suite.name} in {run_dir}")
     else:
         if not args.spec:
             raise ConfigError("name a preset or config file (see 'snnbench list'), or --resume RUN_DIR")
+        if args.allow_config_change:
+            raise ConfigError("--allow-config-change applies to --resume RUN_DIR only")
         suite = load_suite(args.spec, args.set, args.seeds)
-        run_dir = prepare_run_dir(suite, Path(args.out) if args.out else None)
+        cache = preflight(suite)
+        run_dir, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
+        if lock.stale:
+            print(f"Took over the lock of {lock.stale}, which is no longer running")
         print(f"Running {suite.name} -> {run_dir}")
-    table = execute_suite(suite, run_dir, progress=not args.no_progress)
+    try:
+        table = execute_suite(suite, run_dir, progress=not args.no_progress,
+                              allow_config_change=args.allow_config_change, cache=cache)
+    except KeyboardInterrupt:
+        lock.release()
+        if args.resume is None and discard_if_untrained(run_dir, created):
+            print(f"\nsnnbench: interrupted before anything was trained; removed {run_dir}", file=sys.stderr)
+        else:
+            print(f"\nsnnbench: interrupted; continue with 'snnbench run --resume {run_dir}'", file=sys.stderr)
+        return 130
+    except BaseException:
+        lock.release()
+        if args.resume is None and discard_if_untrained(run_dir, created):
+            print(f"snnbench: nothing was trained; removed the run folder {run_dir}", file=sys.stderr)
+        raise
+    lock.release()
     print(table)
     if not args.no_report:
         from .report import write_report
@@ -59,11 +108,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
+    from .experiments.run_folder import read_run_config_raw
+
     run_dirs = [Path(d) for d in args.run_dirs]
     for d in run_dirs:
-        if not (d / "config.yaml").is_file() and not any(d.glob("*/config.json")):
-            raise ConfigError(f"{str(d)!r} is not a snnbench run folder (no config.yaml)")
+        if (d / "config.yaml").is_file() or not any(d.glob("*/config.json")):
+            read_run_config_raw(d)  # one-line errors for a missing, non-UTF-8 or unparsable config.yaml
     out = Path(args.out) if args.out else run_dirs[0] / "report.html"
+    if out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a folder; name the HTML file to write, e.g. {out / 'report.html'}")
     path = write_report(run_dirs, out, compute_metrics=not args.no_metrics, progress=not args.no_progress)
     print(f"Report: {path}")
     return 0
@@ -71,6 +124,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snnbench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_list = sub.add_parser("list", help="list presets and datasets")
@@ -83,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--seeds", type=int, help="run seeds 0..N-1")
     p_run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
     p_run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    p_run.add_argument("--allow-config-change", nargs="+", default=[], metavar="FIELD",
+                       help="with --resume: accept these changed fields of trained models (e.g. train.epochs); "
+                       "recorded in the log and the results")
     p_run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_run.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
     p_run.set_defaults(func=_cmd_run)
@@ -96,17 +153,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug_after_every_subcommand(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Accept ``--debug`` after any subcommand too (SUPPRESS keeps the global value)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for p in getattr(action, "choices", {}).values():
+            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _debug_after_every_subcommand(build_parser()).parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        # every check in snnbench raises ValueError naming the argument and the fix
-        print(f"snnbench: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print("\nsnnbench: interrupted; continue with 'snnbench run --resume RUN_DIR'", file=sys.stderr)
+        if args.debug:
+            raise
+        print("\nsnnbench: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        if isinstance(err, (ValueError, OSError)):
+            # every check in snnbench raises ValueError naming the argument and the fix
+            text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        else:
+            text = f"unexpected {type(err).__name__}: {err} (rerun with --debug for the traceback and report it)"
+        print(f"snnbench: error: {text}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,16 +9,19 @@ an error naming the field, the value and what is allowed.
 from __future__ import annotations
 
 import copy
+import math
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .._files import check_path_name
 
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
 SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
@@ -28,8 +31,16 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message names the field and the fix."""
 
 
+def _path_name(v: str) -> str:
+    return check_path_name("name", v)
+
+
+# experiment, model and suite names become folder names of the run folder
+PathName = Annotated[str, AfterValidator(_path_name)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -55,7 +66,7 @@ class ModelConfig(_Strict):
     """One model of an experiment. ``match`` names an SNN of the same experiment whose
     trainable-parameter count this baseline is sized to (within ``match_tolerance``)."""
 
-    name: str
+    name: PathName
     type: ModelType
     hidden: list[int] | None = Field(None, description="layer widths (GRU/LSTM: units per layer)")
     match: str | None = None
@@ -98,7 +109,7 @@ class TrainConfig(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    name: str
+    name: PathName
     data: DataConfig = Field(default_factory=DataConfig)
     models: list[ModelConfig]
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -123,7 +134,7 @@ class ExperimentConfig(_Strict):
 
 
 class SuiteConfig(_Strict):
-    name: str
+    name: PathName
     description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0])
     device: Literal["cpu", "cuda", "auto"] = "cpu"
@@ -168,7 +179,14 @@ def list_presets() -> dict[str, str]:
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {err.strerror}") from None
     try:
         if path.suffix == ".toml":
             raw = tomllib.loads(text)
@@ -177,7 +195,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         else:
             raise ConfigError(f"config file {str(path)!r}: use a .yaml, .yml, .json or .toml file")
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"config file {str(path)!r} is not valid: {err}") from None
+        detail = " ".join(str(err).split())  # one line: YAML errors span several
+        raise ConfigError(f"config file {str(path)!r} is not valid ({detail}); fix the file") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
     return raw
@@ -247,13 +266,31 @@ def _format_validation_error(err: ValidationError) -> str:
         msg = e["msg"]
         if e["type"] == "literal_error":
             msg = f"{msg} (got {e.get('input')!r})"
+        elif e["type"] == "value_error" and "error" in e.get("ctx", {}):
+            msg = str(e["ctx"]["error"])
         elif e["type"] == "extra_forbidden":
             msg = "unknown field; check the spelling against the preset files"
-        lines.append(f"  {loc}: {msg}")
-    return "invalid configuration:\n" + "\n".join(lines)
+        lines.append(f"{loc}: {msg}")
+    return "invalid configuration: " + "; ".join(lines)  # one line, every field named
+
+
+def _non_finite(tree: Any, loc: str = "") -> str | None:
+    """The dotted location of the first inf/nan anywhere in a raw config (model kwargs and
+    the STDP section included, which the typed fields alone would not cover)."""
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return loc or "(top level)"
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for key, value in items:
+        found = _non_finite(value, f"{loc}.{key}" if loc else str(key))
+        if found:
+            return found
+    return None
 
 
 def validate_suite(raw: dict[str, Any]) -> SuiteConfig:
+    bad = _non_finite(raw)
+    if bad is not None:
+        raise ConfigError(f"invalid configuration: {bad} is not a finite number; give a finite value")
     try:
         return SuiteConfig.model_validate(raw)
     except ValidationError as err:

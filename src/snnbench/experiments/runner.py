@@ -9,6 +9,10 @@ Layout of a run folder::
         metrics.jsonl                    one line per epoch
         checkpoint.safetensors           model, best model, optimizer, scheduler, history
         final.json                       test metrics of the finished run
+    RUN/.lock                            pid of the process training the folder
+
+Checkpoints and ``final.json`` record the config section that produced them
+(:mod:`.identity`); run-folder rules (names, lock, failed starts) are in :mod:`.run_folder`.
 """
 
 from __future__ import annotations
@@ -16,24 +20,25 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import yaml
 
 from ..data import load_dataset
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
 from ..models import build_model, count_parameters
 from ..synapses.delays import DelayedLinear, anneal_all, round_all_delays
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig, validate_suite
+from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig
+from .identity import check_identity, config_section, identity, rebase_schedule
+from .run_folder import (  # noqa: F401  (prepare_run_dir, load_run_config: re-exported)
+    CONFIG_FILE, check_run_folder, load_run_config, prepare_run_dir, read_final, seed_folder, validate_run_meta,
+)
 
 log = logging.getLogger("snnbench")
-
-CONFIG_FILE = "config.yaml"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -96,17 +101,32 @@ def train_model_seed(
     *,
     progress: bool = True,
     stop_after_epochs: int | None = None,
+    section: dict[str, Any] | None = None,
+    allow_config_change: Sequence[str] = (),
 ) -> RunResult:
     """Train one model with one seed into ``folder``; continue from its checkpoint if present.
 
     ``stop_after_epochs`` ends the call early after that many epochs in total (used to test
-    interruption and resume); the checkpoint then holds everything to continue.
+    interruption and resume); the checkpoint then holds everything to continue. ``section``
+    is the config identity recorded with the results (:func:`.identity.config_section`); a
+    checkpoint or result recorded under another config is refused unless
+    ``allow_config_change`` names every changed field.
     """
+    if section is None:
+        section = {"data": exp.data.model_dump(mode="json"), "train": exp.train.model_dump(mode="json"),
+                   "model": m.model_dump(mode="json"), "seed": seed, "device": str(device)}
+    ident = identity(section)
+    where, run_dir = f"{exp.name}/{m.name}/seed{seed}", str(folder.parent.parent.parent)
     folder.mkdir(parents=True, exist_ok=True)
     final_path = folder / "final.json"
     if final_path.is_file():
-        done = json.loads(final_path.read_text())
-        return RunResult(**done)
+        done = read_final(final_path)
+        if not check_identity(done.get("config") or {}, section, allow_config_change, where, run_dir):
+            try:
+                return RunResult(**{k: done[k] for k in RunResult.__dataclass_fields__})
+            except KeyError as err:
+                raise ConfigError(f"{str(final_path)!r} lacks {err}; delete it to evaluate that run again") from None
+        log.info("%s: config changed since it finished (allowed); continuing from its checkpoint", where)
 
     torch.manual_seed(seed)
     model, param_info = build_experiment_model(exp, m, data.info)
@@ -119,11 +139,26 @@ def train_model_seed(
     ckpt = folder / "checkpoint.safetensors"
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, train_seconds = -1.0, -1, None, 0.0
+    config_changes: list[dict[str, Any]] = []
     if ckpt.is_file():
         meta, best_state = load_checkpoint(ckpt, model, optimizer, scheduler)
+        meta = validate_run_meta(meta, ckpt, m.name, seed)
         history = meta["history"]
         best_val, best_epoch, train_seconds = meta["best_val"], meta["best_epoch"], meta["train_seconds"]
+        config_changes = meta["config_changes"]
         log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
+        # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
+        atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        if meta["config"].get("version") != ident["version"]:
+            log.warning("%s: checkpoint written by snnbench %s, resumed by %s", where,
+                        meta["config"].get("version"), ident["version"])
+        changed = check_identity(meta["config"], section, allow_config_change, where, run_dir)
+        if changed:
+            config_changes.append({"fields": changed, "after_epoch": len(history), "from": meta["config"]["hash"],
+                                   "to": ident["hash"]})
+            log.warning("%s: allowed config change after epoch %d: %s", where, len(history), ", ".join(changed))
+            steps = [int(s["step"]) for s in optimizer.state.values() if "step" in s]
+            scheduler = rebase_schedule(model, optimizer, cfg, steps_per_epoch, max(steps, default=0))
 
     has_val = len(data.val) > 0
     while len(history) < cfg.epochs:
@@ -150,7 +185,8 @@ def train_model_seed(
         log.info("%s/%s seed %d epoch %d: %s", exp.name, m.name, seed, epoch + 1,
                  ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
         meta = {"history": history, "best_val": best_val, "best_epoch": best_epoch,
-                "train_seconds": train_seconds, "seed": seed, "model": m.name}
+                "train_seconds": train_seconds, "seed": seed, "model": m.name,
+                "config": ident, "config_changes": config_changes}
         save_checkpoint(ckpt, model, optimizer, scheduler, meta, best_state if cfg.early_stopping else None)
         atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         if cfg.early_stopping and has_val and epoch + 1 - best_epoch >= cfg.early_stopping:
@@ -174,12 +210,14 @@ def train_model_seed(
     extra["test_loss"] = test["loss"]
     extra["predictions"] = test["predictions"].tolist()
     extra["labels"] = data.test.y.tolist()
+    if config_changes:
+        extra["config_changes"] = config_changes
     result = RunResult(
         experiment=exp.name, dataset=data.info.name, model=m.name, model_type=m.type, seed=seed,
         params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=train_seconds,
         mean_spike_rate=test.get("mean_spike_rate"), epochs_run=len(history), extra=extra,
     )
-    atomic_write_json(final_path, result.__dict__)
+    atomic_write_json(final_path, {**result.__dict__, "config": ident})
     return result
 
 
@@ -232,24 +270,6 @@ def _attach_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def prepare_run_dir(suite: SuiteConfig, out: Path | None, base: Path = Path("runs")) -> Path:
-    """A new, empty run folder with the resolved config written into it."""
-    if out is None:
-        out = base / f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"run folder {str(out)!r} exists and is not empty; pick another --out or use --resume {out}")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG_FILE, yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False))
-    return out
-
-
-def load_run_config(run_dir: Path) -> SuiteConfig:
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise ConfigError(f"{str(run_dir)!r} is not a snnbench run folder (no {CONFIG_FILE}); nothing to resume")
-    return validate_suite(yaml.safe_load(path.read_text()))
-
-
 def run_suite(
     suite: SuiteConfig,
     run_dir: Path,
@@ -257,28 +277,42 @@ def run_suite(
     progress: bool = True,
     on_result: Callable[[RunResult], None] | None = None,
     stop_after_epochs: int | None = None,
+    allow_config_change: Sequence[str] = (),
+    cache: dict | None = None,
 ) -> list[dict[str, Any]]:
     """Train every (experiment, model, seed) of a surrogate-gradient suite into ``run_dir``;
-    runs already finished there are read back, interrupted ones resume from their checkpoint."""
+    runs already finished there are read back, interrupted ones resume from their checkpoint.
+    Every trained model of the folder is checked against ``suite`` before any work
+    (:func:`.run_folder.check_run_folder`); ``cache`` holds data splits already loaded."""
     device = resolve_device(suite.device)
+    changes = check_run_folder(suite, run_dir, allow_config_change)
     handler = _attach_log(run_dir)
+    for where, fields in changes.items():
+        log.warning("%s: config changed and allowed by --allow-config-change: %s", where, ", ".join(fields))
     results: list[RunResult] = []
-    cache: dict = {}
+    cache = {} if cache is None else cache
     try:
         for exp in suite.experiments:
             for m in exp.models:
                 for seed in suite.seeds:
                     data = _load_split_cached(cache, exp, seed)
-                    folder = run_dir / exp.name / m.name / f"seed{seed}"
+                    folder = seed_folder(run_dir, exp.name, m.name, seed)
                     r = train_model_seed(exp, m, seed, data, folder, device, progress=progress,
-                                         stop_after_epochs=stop_after_epochs)
+                                         stop_after_epochs=stop_after_epochs,
+                                         section=config_section(suite, exp, m, seed),
+                                         allow_config_change=allow_config_change)
                     if r.extra.get("interrupted"):
                         return []
                     results.append(r)
                     if on_result is not None:
                         on_result(r)
         rows = summarise(results)
-        atomic_write_json(run_dir / "results.json", {"suite": suite.name, "rows": rows})
+        record: dict[str, Any] = {"suite": suite.name, "rows": rows}
+        changed = [{"experiment": r.experiment, "model": r.model, "seed": r.seed, "changes": r.extra["config_changes"]}
+                   for r in results if r.extra.get("config_changes")]
+        if changed:
+            record["config_changes"] = changed
+        atomic_write_json(run_dir / "results.json", record)
         atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{format_table(rows)}\n")
         return rows
     finally:
@@ -299,7 +333,7 @@ def load_trained_model(run_dir: Path, experiment: str, model: str, seed: int) ->
     data = _load_split_cached({}, exp, seed)
     torch.manual_seed(seed)
     net, _ = build_experiment_model(exp, m, data.info)
-    _, best = load_checkpoint(run_dir / exp.name / m.name / f"seed{seed}" / "checkpoint.safetensors", net)
+    _, best = load_checkpoint(seed_folder(run_dir, exp.name, m.name, seed) / "checkpoint.safetensors", net)
     if exp.train.early_stopping and best is not None:
         net.load_state_dict(best)
     round_all_delays(net)  # the reported test accuracy is the one with exact integer delays

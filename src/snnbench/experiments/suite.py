@@ -3,16 +3,20 @@ printed results table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .config import SuiteConfig
 from .runner import format_table, run_suite
 
 
-def execute_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True) -> str:
+def execute_suite(
+    suite: SuiteConfig, run_dir: Path, *, progress: bool = True, allow_config_change: Sequence[str] = (),
+    cache: dict | None = None,
+) -> str:
     if suite.kind == "stdp":
         from .stdp_runner import run_stdp_suite
 
         return run_stdp_suite(suite, run_dir, progress=progress)
-    rows = run_suite(suite, run_dir, progress=progress)
+    rows = run_suite(suite, run_dir, progress=progress, allow_config_change=allow_config_change, cache=cache)
     return format_table(rows)
