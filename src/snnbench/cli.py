@@ -25,7 +25,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name, entry in DATASETS.items():
         desc = getattr(entry, "description", "")
         print(f"  {name:<24} {desc}")
-    print("  ucr:<Name>               any UEA/UCR archive set that aeon ships or finds in data.root")
+    print("  ucr:<Name>               any UEA/UCR classification set that aeon ships or finds in data.root")
+    print("  sklearn:<name>           iris, wine, breast_cancer, digits (scikit-learn)")
+    print("  file:<path>              .npz / .csv / .parquet / .ts file (see README, 'Your own data')")
+    print("  tonic:<Name>             a tonic event dataset in data.root, as event-count frames")
     return 0
 
 
@@ -43,6 +46,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not args.spec:
             raise ConfigError("name a preset or config file (see 'snnbench list'), or --resume RUN_DIR")
         suite = load_suite(args.spec, args.set, args.seeds)
+        from .experiments.datacheck import check_suite_data
+
+        for line in check_suite_data(suite):  # bad data stops here, before the run folder exists
+            print(f"Data {line}")
         run_dir = prepare_run_dir(suite, Path(args.out) if args.out else None)
         print(f"Running {suite.name} -> {run_dir}")
     table = execute_suite(suite, run_dir, progress=not args.no_progress)
@@ -93,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--no-metrics", action="store_true", help="do not (re)measure operations and energy")
     p_rep.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_rep.set_defaults(func=_cmd_report)
+
+    from .cli_data import add_data_parser
+
+    add_data_parser(sub)
     return parser
 
 
