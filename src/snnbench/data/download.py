@@ -220,9 +220,6 @@ def fetch(
     ValueError on a hash mismatch, a truncated or failed transfer, or an unreadable
     archive; nothing partial is left in the folder.
     """
-    import pooch
-    import requests
-
     recipe = _recipe(name)
     base = _base(root)
     final = base / recipe.folder
@@ -241,27 +238,11 @@ def fetch(
         )
     downloads = base / DOWNLOADS_DIR / recipe.name
     downloads.mkdir(parents=True, exist_ok=True)
-    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=timeout)
-    got: list[tuple[Resource, Path]] = []
-    for res in recipe.resources:
-        url = res.url
-        if url_base is not None:
-            url = url_base.rstrip("/") + "/" + url.split("://", 1)[1].split("/", 1)[1]
-        try:
-            path = pooch.retrieve(url, known_hash=res.known_hash, fname=res.filename, path=downloads,
-                                  downloader=downloader, progressbar=progress)
-        except ValueError as err:  # pooch's hash mismatch
-            raise ValueError(
-                f"{recipe.name}: {res.filename} from {url} does not match its published hash "
-                f"({res.known_hash}); the file was discarded. Try again later or report a changed upstream file "
-                f"({str(err).splitlines()[0][:160]})"
-            ) from None
-        except (requests.RequestException, OSError) as err:
-            raise ValueError(
-                f"{recipe.name}: downloading {url} failed ({type(err).__name__}: {str(err)[:200]}); nothing "
-                "was kept: check the network and run the fetch again"
-            ) from None
-        got.append((res, Path(path)))
+    try:
+        got = _download_all(recipe, downloads, url_base, progress, timeout)
+    except BaseException:
+        _remove_downloads(base, downloads)  # nothing partial stays behind, whatever went wrong
+        raise
     # build the folder beside its final place, then rename: never a half-built folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{recipe.folder}.partial-", dir=base))
     try:
@@ -280,13 +261,47 @@ def fetch(
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_downloads(base, downloads)
         raise
-    shutil.rmtree(downloads, ignore_errors=True)  # archives are not needed once unpacked
+    _remove_downloads(base, downloads)  # archives are not needed once unpacked
+    return base
+
+
+def _remove_downloads(base: Path, downloads: Path) -> None:
+    shutil.rmtree(downloads, ignore_errors=True)
     try:
         (base / DOWNLOADS_DIR).rmdir()
     except OSError:
-        pass
-    return base
+        pass  # another set's download is in there
+
+
+def _download_all(recipe: Recipe, downloads: Path, url_base: str | None, progress: bool,
+                  timeout: float) -> list[tuple[Resource, Path]]:
+    import pooch
+    import requests
+
+    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=timeout)
+    got: list[tuple[Resource, Path]] = []
+    for res in recipe.resources:
+        url = res.url
+        if url_base is not None:
+            url = url_base.rstrip("/") + "/" + url.split("://", 1)[1].split("/", 1)[1]
+        try:
+            path = pooch.retrieve(url, known_hash=res.known_hash, fname=res.filename, path=downloads,
+                                  downloader=downloader)
+        except ValueError as err:  # pooch's hash mismatch
+            raise ValueError(
+                f"{recipe.name}: {res.filename} from {url} does not match its published hash "
+                f"({res.known_hash}); the file was discarded. Try again later or report a changed upstream file "
+                f"({str(err).splitlines()[0][:160]})"
+            ) from None
+        except (requests.RequestException, OSError) as err:
+            raise ValueError(
+                f"{recipe.name}: downloading {url} failed ({type(err).__name__}: {str(err)[:200]}); nothing "
+                "was kept: check the network and run the fetch again"
+            ) from None
+        got.append((res, Path(path)))
+    return got
 
 
 # registered datasets that read another set's download

@@ -232,7 +232,10 @@ def load_dataset(
             f"got root={str(root)!r}"
         )
     raw = entry.loader(**kwargs)
-    raw.name = f"{UCR_PREFIX}{raw.extra.get('problem', problem)}" if problem is not None else entry.name
+    if problem is not None:
+        raw.name = f"{UCR_PREFIX}{raw.extra.get('problem', problem)}"
+    elif not entry.name.startswith(FILE_PREFIX):  # a file keeps its short name; the path is its source
+        raw.name = entry.name
     raw.extra.setdefault("source", entry.description)
     if want is not None and raw.kind != want:
         show = {"timeseries": "series"}
