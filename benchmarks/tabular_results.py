@@ -52,6 +52,7 @@ def run_set(name: str, runs: Path, seeds: int, threads: int) -> float:
         rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT)
     if rc != 0:
         raise SystemExit(f"{name}: snnbench run failed (exit {rc}); see {runs / (name + '.log')}")
+    (runs / f"{name}.load").write_text(f"{os.getloadavg()[0]:.1f}\n")  # 1-min load at the end of the run
     return time.perf_counter() - t0
 
 
@@ -90,6 +91,11 @@ def render(runs: Path) -> str:
         f"Machine: {platform.machine()}, Python {platform.python_version()}, one torch thread, 2 shared cores; "
         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
+        "The preset was written once and has not been tuned: these are its first numbers. The validation "
+        "column (10 % of train, 11-40 samples) is there so that any later change is judged on it, not on test. "
+        "Train times are per seed, one torch thread; the 1-minute load average at the end of each set's runs is "
+        "given because other jobs shared the 2 cores.",
+        "",
         "| set | model | params | test acc. (%) | per seed | val acc. (%) | train time (s) | SNN - MLP (pp) | within 2 pp |",
         "|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
@@ -106,8 +112,10 @@ def render(runs: Path) -> str:
             val_m, val_s = mean_std([r["val"] for r in rs])
             per = ", ".join(f"{r['test']:.1f}" for r in rs)
             tail = f" {gap:+.1f} | {'yes' if gap >= -2.0 else 'no'} |" if m == "snn" else " | |"
+            load = runs / f"{name}.load"
+            label = f"{name} (load {load.read_text().strip()})" if load.is_file() else name
             lines.append(
-                f"| {name if m == 'snn' else ''} | {m} | {rs[0]['params']:,} | {acc_m:.1f} +- {acc_s:.1f} | {per} | "
+                f"| {label if m == 'snn' else ''} | {m} | {rs[0]['params']:,} | {acc_m:.1f} +- {acc_s:.1f} | {per} | "
                 f"{val_m:.1f} +- {val_s:.1f} | {statistics.fmean(r['seconds'] for r in rs):.1f} |{tail}"
             )
     return "\n".join(lines)
