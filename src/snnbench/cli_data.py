@@ -13,7 +13,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     root = args.root or default_data_root()
     print(f"Data folder: {root}  (set SNNBENCH_DATA or --root to use another)")
     for r in describe(args.root):
-        print(f"  {r['name']:<14} {r['state']:<32} {r['size']:<14} checksum: {r['checksum']}")
+        print(f"  {r['name']:<14} {r['state']:<32} {r['size']:<14} data.name={'|'.join(r['used_by']):<20} "
+              f"checksum: {r['checksum']}")
     print("Fetch one with: snnbench data fetch NAME  (or data.download: true in a config)")
     return 0
 

@@ -275,3 +275,12 @@ def test_ten_class_series_with_fifty_samples_runs_with_defaults(tmp_path, capsys
     assert rc == 0
     final = json.loads((out / "series" / "snn" / "seed0" / "final.json").read_text())
     assert final["dataset"] == "file:ten.npz" and len(final["extra"]["labels"]) == 50
+
+
+def test_config_names_a_file_by_its_absolute_path(tmp_path, monkeypatch):
+    from snnbench.experiments.config import DataConfig
+
+    monkeypatch.chdir(tmp_path)
+    d = DataConfig(name="file:sub/my.npz", label="y")
+    assert d.name == f"file:{tmp_path / 'sub' / 'my.npz'}"
+    assert d.load_kwargs() == {"root": None, "val_fraction": 0.1, "label": "y"}

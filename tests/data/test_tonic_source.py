@@ -36,6 +36,7 @@ def test_tonic_nmnist_frames_hold_every_event_where_it_belongs(tmp_path):
     assert s.info.kind == "timeseries" and s.info.input_shape[1] == 2 * 34 * 34
     assert (len(s.train), len(s.test)) == (20, 10) and s.info.num_classes == 10
     assert s.info.name == "tonic:NMNIST" and "tonic.datasets.NMNIST" in s.info.source
+    assert s.info.modality == "events"
     # tonic walks the digit folders in sorted order: sample i of train is files["Train"][i]
     for split, key in ((s.train, "Train"), (s.test, "Test")):
         assert split.y.tolist() == [d for _, d in files[key]]

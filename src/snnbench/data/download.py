@@ -159,7 +159,8 @@ def _sha256(path: Path) -> str:
 
 
 def _safe_target(rel: str, strip: int) -> PurePosixPath | None:
-    parts = PurePosixPath(rel).parts[strip:]
+    parts = PurePosixPath(rel).parts
+    parts = parts[min(strip, len(parts) - 1):]  # an archive without the top folder keeps its file name
     if not parts or any(p in ("..", "") or p.startswith("/") for p in parts):
         return None  # never write outside the folder being built
     return PurePosixPath(*parts)
@@ -335,6 +336,9 @@ def describe(root: str | os.PathLike[str] | None = None) -> list[dict]:
         marker = cached_marker(r.name, base)
         folder = base / r.folder
         state = "fetched " + marker["fetched"] if marker else ("present (not fetched)" if folder.is_dir() and any(folder.iterdir()) else "not cached")
-        rows.append({"name": r.name, "folder": str(folder), "state": state, "size": r.size,
+        used_by = sorted({r.name, *(d for d, k in DATASET_DOWNLOAD.items() if k == r.name)})
+        if r.name == "nmnist":
+            used_by = ["tonic:NMNIST"]
+        rows.append({"name": r.name, "folder": str(folder), "state": state, "size": r.size, "used_by": used_by,
                      "checksum": r.hash_source, "homepage": r.homepage, "verified": r.verified})
     return rows

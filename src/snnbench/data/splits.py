@@ -83,6 +83,9 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     description: str = ""
     source: str = ""  # where the data came from: a package loader, a file, a download
+    # what the data is, beyond its array layout: tabular, series, image, audio or events
+    # (audio and events arrive as series of features or frames)
+    modality: str = ""
     sizes: tuple[int, int, int] = (0, 0, 0)  # (train, val, test) samples
 
 
@@ -337,6 +340,7 @@ def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> Datas
         class_names=tuple(raw.class_names),
         description=raw.description,
         source=str(raw.extra.get("source", "")),
+        modality=str(raw.extra.get("modality", {"timeseries": "series"}.get(raw.kind, raw.kind))),
         sizes=(len(parts[0]), len(parts[1]), len(parts[2])),
     )
     return DatasetSplits(train=parts[0], val=parts[1], test=parts[2], info=info)

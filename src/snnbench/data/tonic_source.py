@@ -130,7 +130,7 @@ def load_tonic_raw(
         class_names=classes,
         description=f"tonic {name}, event counts, {width} channels, {frame} "
         f"({len(out['train'][1])} train / {len(out['test'][1])} test)",
-        extra={"standardise": False, "source": f"tonic.datasets.{name} in {base / cls.__name__}",
+        extra={"standardise": False, "modality": "events", "source": f"tonic.datasets.{name} in {base / cls.__name__}",
                "frame_shape": tuple(int(s) for s in (sensor[2], sensor[1], sensor[0]))},
     )
 

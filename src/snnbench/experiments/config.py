@@ -61,6 +61,9 @@ class DataConfig(_Strict):
                 f"unknown dataset {v!r}; allowed: {sorted(names)} or a source 'sklearn:<name>', "
                 "'ucr:<UEA/UCR name>', 'file:<path>', 'tonic:<Name>'"
             )
+        if v.lower().startswith("file:") and v[5:].strip():
+            # absolute, so that --resume from another folder reads the same file
+            v = "file:" + str(Path(v[5:].strip()).expanduser().resolve())
         return v
 
     def load_kwargs(self) -> dict[str, Any]:

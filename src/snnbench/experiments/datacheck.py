@@ -25,6 +25,8 @@ def check_suite_data(suite: SuiteConfig) -> list[str]:
         d = load_dataset(exp.data.name, seed=suite.seeds[0], **kwargs)
         info = d.info
         kind = "series" if info.kind == "timeseries" else info.kind
+        if info.modality and info.modality != kind:
+            kind = f"{info.modality} as {kind}"
         seen[key] = (
             f"{info.name}: {kind} {list(info.input_shape)}, {info.num_classes} classes, "
             f"train/val/test {len(d.train)}/{len(d.val)}/{len(d.test)}"
