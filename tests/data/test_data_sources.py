@@ -284,3 +284,24 @@ def test_config_names_a_file_by_its_absolute_path(tmp_path, monkeypatch):
     d = DataConfig(name="file:sub/my.npz", label="y")
     assert d.name == f"file:{tmp_path / 'sub' / 'my.npz'}"
     assert d.load_kwargs() == {"root": None, "val_fraction": 0.1, "label": "y"}
+
+
+def test_split_and_table_errors_name_the_fix(tmp_path):
+    pd = pytest.importorskip("pandas")
+    y = np.repeat(np.arange(3), 2)
+    name = _npz(tmp_path, x_train=np.random.default_rng(0).normal(size=(6, 2)), y_train=y,
+                x_test=np.zeros((3, 2)), y_test=np.arange(3))
+    with pytest.raises(ValueError, match="val_fraction=0.8 leaves 1 of 6 training samples for 3 classes; "
+                                         "lower data.val_fraction to at most 0.50"):
+        load_dataset(name, val_fraction=0.8)
+    rows = pd.DataFrame({"sid": [1, 1, 2, 2], "t": [0, 1, 0, 0], "v": [1.0, 2, 3, 4], "label": ["a", "b", "a", "a"]})
+    rows.to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(ValueError, match="series 1 has 2 different labels"):
+        load_dataset(f"file:{tmp_path / 'long.csv'}", series_id="sid", time="t")
+    rows.assign(label="a").to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(ValueError, match="series 2 has repeated 't' values"):
+        load_dataset(f"file:{tmp_path / 'dup.csv'}", series_id="sid", time="t")
+    with pytest.raises(ValueError, match="needs both data.series_id and data.time"):
+        load_dataset(f"file:{tmp_path / 'dup.csv'}", series_id="sid")
+    with pytest.raises(ValueError, match="unknown dataset 'wine' \\(did you mean 'sklearn:wine'\\?\\)"):
+        load_dataset("wine")

@@ -95,8 +95,11 @@ def _entry_for(name: str) -> tuple[DatasetEntry, str | None]:
             return _source_entry(prefix, rest), (rest if prefix == UCR_PREFIX else None)
     entry = DATASETS.get(low)
     if entry is None:
+        from .sklearn_sets import SKLEARN_SETS
+
+        hint = f" (did you mean '{SKLEARN_PREFIX}{low}'?)" if low in SKLEARN_SETS else ""
         raise ValueError(
-            f"unknown dataset {name!r}; known datasets: {list_datasets()}, or a source: {SOURCES_HELP}"
+            f"unknown dataset {name!r}{hint}; known datasets: {list_datasets()}, or a source: {SOURCES_HELP}"
         )
     return entry, None
 

@@ -57,8 +57,9 @@ class DataConfig(_Strict):
         names = list_datasets()
         prefixes = ("ucr:", "sklearn:", "file:", "tonic:")
         if v.lower() not in names and not v.lower().startswith(prefixes):
+            hint = f" (did you mean 'sklearn:{v.lower()}'?)" if v.lower() in ("wine", "breast_cancer") else ""
             raise ValueError(
-                f"unknown dataset {v!r}; allowed: {sorted(names)} or a source 'sklearn:<name>', "
+                f"unknown dataset {v!r}{hint}; allowed: {sorted(names)} or a source 'sklearn:<name>', "
                 "'ucr:<UEA/UCR name>', 'file:<path>', 'tonic:<Name>'"
             )
         if v.lower().startswith("file:") and v[5:].strip():
