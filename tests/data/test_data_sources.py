@@ -305,3 +305,17 @@ def test_split_and_table_errors_name_the_fix(tmp_path):
         load_dataset(f"file:{tmp_path / 'dup.csv'}", series_id="sid")
     with pytest.raises(ValueError, match="unknown dataset 'wine' \\(did you mean 'sklearn:wine'\\?\\)"):
         load_dataset("wine")
+
+
+def test_python_arrays_register_as_a_named_dataset(monkeypatch):
+    from snnbench.data import raw_from_arrays, register_dataset, registry
+
+    monkeypatch.setattr(registry, "DATASETS", dict(registry.DATASETS))
+    rng = np.random.default_rng(4)
+    x, xt = rng.normal(size=(20, 6, 3)), rng.normal(size=(8, 6, 3))
+    register_dataset("mine", lambda: raw_from_arrays(x, np.arange(20) % 2, xt, np.arange(8) % 2, name="mine"),
+                     "my series", "timeseries")
+    s = load_dataset("mine", val_fraction=0.0)
+    assert s.info.kind == "timeseries" and s.info.input_shape == (6, 3) and s.info.sizes == (20, 0, 8)
+    flat = x.reshape(-1, 3)
+    np.testing.assert_allclose(s.test.x.numpy(), (xt - flat.mean(0)) / flat.std(0), rtol=1e-5, atol=1e-6)
