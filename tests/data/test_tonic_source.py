@@ -57,3 +57,24 @@ def test_tonic_source_errors_name_the_fix(tmp_path):
         load_dataset("tonic:NoSuchSet", root=tmp_path)
     with pytest.raises(ValueError, match="no files in .*NMNIST.*data.download: true"):
         load_dataset("tonic:NMNIST", root=tmp_path)
+
+
+def test_any_tonic_dataset_objects_convert(tmp_path):
+    import tonic
+
+    from snnbench.data import finalize
+    from snnbench.data.tonic_source import _offline, raw_from_tonic
+
+    _tree(tmp_path, np.random.default_rng(1))
+    # tonic's own class would download a set with fewer than 10,000 files; the offline
+    # subclass (the one tonic:<Name> uses) reads the small tree as it is
+    nmnist = _offline(tonic.datasets.NMNIST)
+    train, test = (nmnist(save_to=str(tmp_path), train=t) for t in (True, False))
+    raw = raw_from_tonic(train, test, n_time_bins=4, max_samples=5, name="mine")
+    s = finalize(raw, val_fraction=0.0)
+    assert s.train.x.shape == (5, 4, 2 * 34 * 34) and len(s.test) == 5
+    # tonic's n_time_bins slicing ends at the last timestamp, exclusive: events at t_max drop out
+    want = [int((ev.t < ev.t.max()).sum()) for ev in (read_nmnist_bin(train.data[i]) for i in range(5))]
+    assert [int(s.train.x[i].sum()) for i in range(5)] == want
+    with pytest.raises(ValueError, match="has a transform already"):
+        raw_from_tonic(nmnist(str(tmp_path), transform=lambda e: e), test)
