@@ -6,6 +6,11 @@ when its files are present), 3 seeds, same epochs.
     python benchmarks/delay_results.py --presets japanesevowels-delays --jobs 1
     python benchmarks/delay_results.py --doc-only          # rewrite the doc from --runs
     python benchmarks/delay_results.py --shd-root /data/shd  # include SHD
+    SNNBENCH_DATA=../shared/data python benchmarks/delay_results.py  # FSDD from a named folder
+
+fsdd-spikes reads the FSDD recordings from the data folder named by ``$SNNBENCH_DATA`` (or
+the user cache that ``snnbench data fetch fsdd --allow-unverified`` fills); nothing else is
+searched.
 
 Each preset runs as ``snnbench run <preset> --seeds N --out <runs>/<preset>`` in its own
 process with one torch thread (two presets share a 2-core machine), under ``nice``. A

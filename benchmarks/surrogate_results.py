@@ -4,6 +4,11 @@ its parameter-matched baseline, same data, epochs and learning rate) over 3 seed
     python benchmarks/surrogate_results.py                       # all tasks, 2 at a time
     python benchmarks/surrogate_results.py --tasks digits gunpoint --jobs 1
     python benchmarks/surrogate_results.py --doc-only            # rewrite the doc from runs/
+    SNNBENCH_DATA=../shared/data python benchmarks/surrogate_results.py --tasks fsdd
+
+The fsdd task reads the FSDD recordings from the data folder, which is named explicitly
+(``$SNNBENCH_DATA`` or ``--data-root``; ``snnbench data fetch fsdd --allow-unverified``
+fills the default one); without it the task fails with the loader's message.
 
 Each task runs as ``snnbench run <preset> --seeds N --out <runs>/<preset>`` in its own
 process (one torch thread each, so two tasks share a 2-core machine without contention).
@@ -194,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads per task")
     p.add_argument("--doc", type=Path, default=DOC)
     p.add_argument("--doc-only", action="store_true", help="only rewrite the doc from --runs")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="data folder for file-based sets (fsdd), passed to the runs as SNNBENCH_DATA")
     args = p.parse_args(argv)
+    if args.data_root is not None:
+        os.environ["SNNBENCH_DATA"] = str(args.data_root.resolve())  # run_task passes os.environ on
     if args.seeds < 1 or args.jobs < 1 or args.threads < 1:
         raise SystemExit(f"--seeds, --jobs and --threads must be >= 1, got {args.seeds}, {args.jobs}, {args.threads}")
     if args.runs is None:

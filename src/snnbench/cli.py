@@ -27,7 +27,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name, entry in DATASETS.items():
         desc = getattr(entry, "description", "")
         print(f"  {name:<24} {desc}")
-    print("  ucr:<Name>               any UEA/UCR archive set that aeon ships or finds in data.root")
+    print("  ucr:<Name>               any UEA/UCR classification set that aeon ships or finds in data.root")
+    print("  sklearn:<name>           iris, wine, breast_cancer, digits (scikit-learn)")
+    print("  file:<path>              .npz / .csv / .parquet / .ts file (see README, 'Your own data')")
+    print("  tonic:<Name>             a tonic event dataset in data.root, as event-count frames")
     return 0
 
 
@@ -75,6 +78,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("--allow-config-change applies to --resume RUN_DIR only")
         suite = load_suite(args.spec, args.set, args.seeds)
         cache = preflight(suite)
+        from .experiments.datacheck import check_suite_data
+
+        for line in check_suite_data(suite, cache):  # bad data stopped in preflight, before the run folder
+            print(f"Data {line}")
         run_dir, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
         if lock.stale:
             print(f"Took over the lock of {lock.stale}, which is no longer running")
@@ -150,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--no-metrics", action="store_true", help="do not (re)measure operations and energy")
     p_rep.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_rep.set_defaults(func=_cmd_report)
+
+    from .cli_data import add_data_parser
+
+    add_data_parser(sub)
     return parser
 
 

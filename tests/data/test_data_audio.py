@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import wave
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,10 @@ from snnbench.data import (
     hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, num_frames, read_wav,
 )
 
-FSDD = Path(__file__).resolve().parents[3] / "shared" / "data" / "fsdd" / "recordings"
+# the development copy of the data, passed explicitly: $SNNBENCH_DATA, else ../shared/data
+# beside the repository (snnbench itself never looks there); tests skip when absent
+DEV_DATA = Path(os.environ.get("SNNBENCH_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+FSDD = DEV_DATA / "fsdd" / "recordings"
 
 
 def test_mel_scale_round_trip_and_anchor():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,10 @@ import torch
 from snnbench.data import load_dataset, log_mel_spectrogram, num_frames, read_wav
 from snnbench.data.fsdd import find_recordings, list_recordings, official_test_mask
 
-FSDD = Path(__file__).resolve().parents[3] / "shared" / "data" / "fsdd"
+# the development copy of the data, passed explicitly: $SNNBENCH_DATA, else ../shared/data
+# beside the repository (snnbench itself never looks there); tests skip when absent
+DEV_DATA = Path(os.environ.get("SNNBENCH_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+FSDD = DEV_DATA / "fsdd"
 pytestmark = pytest.mark.skipif(
     not (FSDD / "recordings").is_dir(), reason=f"FSDD recordings not present at {FSDD}"
 )

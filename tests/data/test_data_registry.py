@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import math
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -145,6 +147,8 @@ def test_int_csv_parser_against_loadtxt():
 
 
 def test_default_data_root_and_cache_dir_follow_the_environment(tmp_path, monkeypatch):
+    import platformdirs
+
     from snnbench.data import cache_dir, default_data_root
 
     monkeypatch.setenv("SNNBENCH_DATA", str(tmp_path / "d"))
@@ -153,10 +157,13 @@ def test_default_data_root_and_cache_dir_follow_the_environment(tmp_path, monkey
     monkeypatch.delenv("SNNBENCH_DATA")
     monkeypatch.delenv("SNNBENCH_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    (tmp_path / "shared" / "data" / "cifar10").mkdir(parents=True)
     (tmp_path / "d").mkdir()
-    monkeypatch.chdir(tmp_path / "d")  # ../shared/data relative to the working directory
-    assert default_data_root() == tmp_path / "shared" / "data"
+    monkeypatch.chdir(tmp_path / "d")  # a ../shared/data beside the working directory is never searched
+    want = Path(platformdirs.user_cache_dir("snnbench", appauthor=False)).resolve() / "data"
+    assert default_data_root() == want
+    assert "shared" not in str(default_data_root())
     assert cache_dir() == tmp_path / "x" / "snnbench"
-    # file-based loaders search the default root, and say so when it is empty
-    with pytest.raises(ValueError, match=str(tmp_path / "shared" / "data" / "cifar10")):
+    # file-based loaders search the default root (the user cache), and say so when it is empty
+    with pytest.raises(ValueError, match=str(want / "cifar10")):
         load_dataset("cifar10")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,10 @@ import torch
 from snnbench.data import load_dataset
 from snnbench.data.wisdm import FILE, load_wisdm_raw, read_arff, read_wisdm
 
-WISDM = Path(__file__).resolve().parents[3] / "shared" / "data" / "wisdm_v1.1_transformed"
+# the development copy of the data, passed explicitly: $SNNBENCH_DATA, else ../shared/data
+# beside the repository (snnbench itself never looks there); tests skip when absent
+DEV_DATA = Path(os.environ.get("SNNBENCH_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+WISDM = DEV_DATA / "wisdm_v1.1_transformed"
 real = pytest.mark.skipif(not (WISDM / FILE).is_file(), reason=f"WISDM arff not present at {WISDM}")
 
 TOY = """% a comment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -22,7 +23,10 @@ from snnbench.data.events import (
     write_nmnist_bin,
 )
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "nmnist_sample" / "sample_nmnist.bin"
+# the development copy of the data, passed explicitly: $SNNBENCH_DATA, else ../shared/data
+# beside the repository (snnbench itself never looks there); tests skip when absent
+DEV_DATA = Path(os.environ.get("SNNBENCH_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+SAMPLE = DEV_DATA / "nmnist_sample" / "sample_nmnist.bin"
 needs_sample = pytest.mark.skipif(
     not SAMPLE.is_file(), reason="real N-MNIST recording not present (../shared/data/nmnist_sample)"
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,10 @@ from snnbench.encoding.cochlea import (
 )
 
 SR = 8000
-FSDD = Path(__file__).resolve().parents[3] / "shared" / "data" / "fsdd" / "recordings"
+# the development copy of the data, passed explicitly: $SNNBENCH_DATA, else ../shared/data
+# beside the repository (snnbench itself never looks there); tests skip when absent
+DEV_DATA = Path(os.environ.get("SNNBENCH_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+FSDD = DEV_DATA / "fsdd" / "recordings"
 
 
 def _tone(freq: float, seconds: float = 0.4, amp: float = 0.5) -> torch.Tensor:

@@ -173,7 +173,7 @@ def load_fsdd_raw(
         test_x=[f for f, t in zip(feats, is_test) if t], test_y=y[is_test],
         class_names=tuple(str(i) for i in range(10)),
         description=f"Free Spoken Digit Dataset, {what} ({int((~is_test).sum())} train / {int(is_test.sum())} test)",
-        extra={"speakers": sorted({r[2] for r in recs})},
+        extra={"modality": "audio", "speakers": sorted({r[2] for r in recs})},
     )
 
 
@@ -286,5 +286,5 @@ def load_fsdd_spikes_raw(
             f"Spiking FSDD: {width} cochlea spike channels ({spiking}), {dt:g} ms steps "
             f"({int((~is_test).sum())} train / {int(is_test.sum())} test)"
         ),
-        extra={"speakers": sorted({r[2] for r in recs}), "dt_ms": float(dt), "standardise": False},
+        extra={"modality": "audio", "speakers": sorted({r[2] for r in recs}), "dt_ms": float(dt), "standardise": False},
     )

@@ -2,7 +2,8 @@
 
 Every file-based loader resolves its default folder through :func:`default_data_root`, so
 one environment variable moves all of them; the feature cache goes through
-:func:`cache_dir`.
+:func:`cache_dir`. Nothing here looks outside these folders: a dataset that is elsewhere is
+named by ``root=`` (``data.root``) or ``SNNBENCH_DATA``.
 """
 
 from __future__ import annotations
@@ -12,25 +13,27 @@ from pathlib import Path
 
 DATA_ENV = "SNNBENCH_DATA"
 CACHE_ENV = "SNNBENCH_CACHE"
+APP_NAME = "snnbench"
+
+
+def _user_cache() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
 def default_data_root() -> Path:
-    """The folder file-based datasets are looked for in when no ``root`` is given.
+    """The folder file-based datasets are looked for (and downloaded into) when no ``root``
+    is given: ``$SNNBENCH_DATA`` if set, else ``data/`` in the per-user cache
+    (``platformdirs.user_cache_dir("snnbench")``: ``~/.cache/snnbench/data`` on Linux).
 
-    Resolution order:
-
-    1. the environment variable ``SNNBENCH_DATA``, if set;
-    2. ``../shared/data`` relative to the current working directory (the layout of the
-       development machines, where the repository sits next to ``shared/``).
-
-    A user's machine normally has neither: set ``SNNBENCH_DATA`` or pass ``root=`` to
-    :func:`snnbench.data.load_dataset`. The path is returned whether or not it exists; the
-    loader that needs a file reports which one is missing.
+    The path is returned whether or not it exists; the loader that needs a file reports
+    which one is missing, and ``snnbench data fetch NAME`` fills it.
     """
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    return (Path.cwd() / ".." / "shared" / "data").resolve()
+    return (_user_cache() / "data").resolve()
 
 
 def cache_dir() -> Path:

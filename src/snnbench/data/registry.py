@@ -13,6 +13,7 @@ import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .._validation import check_choice, check_int, check_positive, check_range
 from .splits import KINDS, DatasetSplits, RawData, finalize
@@ -50,8 +51,8 @@ def register_dataset(
     name: str, loader: Callable[..., RawData], description: str, kind: str, *, overwrite: bool = False
 ) -> DatasetEntry:
     """Add ``loader`` under ``name`` (lower case, no ``ucr:`` prefix)."""
-    if not isinstance(name, str) or not name or name != name.lower() or name.startswith(UCR_PREFIX):
-        raise ValueError(f"name must be a non-empty lower-case string not starting with {UCR_PREFIX!r}, got {name!r}")
+    if not isinstance(name, str) or not name or name != name.lower() or name.startswith(PREFIXES):
+        raise ValueError(f"name must be a non-empty lower-case string not starting with one of {PREFIXES}, got {name!r}")
     check_choice("kind", kind, KINDS)
     if name in DATASETS and not overwrite:
         raise ValueError(f"dataset {name!r} is already registered; pass overwrite=True to replace it")
@@ -61,7 +62,8 @@ def register_dataset(
 
 
 def list_datasets() -> list[str]:
-    """Registered names, sorted. Any UEA/UCR problem is also available as ``ucr:<Name>``."""
+    """Registered names, sorted. Sources by prefix (``ucr:``, ``sklearn:``, ``file:``,
+    ``tonic:``) come on top of these."""
     return sorted(DATASETS)
 
 
@@ -70,22 +72,99 @@ def describe_datasets() -> dict[str, str]:
     return {n: DATASETS[n].description for n in list_datasets()}
 
 
+SKLEARN_PREFIX = "sklearn:"
+FILE_PREFIX = "file:"
+TONIC_PREFIX = "tonic:"
+PREFIXES = (UCR_PREFIX, SKLEARN_PREFIX, FILE_PREFIX, TONIC_PREFIX)
+SOURCES_HELP = (
+    "'sklearn:<iris|wine|breast_cancer|digits>', 'ucr:<UEA/UCR classification problem>', "
+    "'file:<path .npz|.csv|.parquet|.ts>' or 'tonic:<tonic dataset class>' (with data.root)"
+)
+
+
 def _entry_for(name: str) -> tuple[DatasetEntry, str | None]:
     if not isinstance(name, str):
         raise ValueError(f"name must be a dataset name string, got {name!r}")
     key = name.strip()
-    if key.lower().startswith(UCR_PREFIX):
-        problem = key[len(UCR_PREFIX):].strip()
-        if not problem:
-            raise ValueError(f"name {name!r} lacks the problem after 'ucr:', e.g. 'ucr:BasicMotions'")
-        return DatasetEntry(f"{UCR_PREFIX}{problem}", _bind_ucr(problem), "UEA/UCR archive problem", "timeseries"), problem
-    entry = DATASETS.get(key.lower())
+    low = key.lower()
+    for prefix in PREFIXES:
+        if low.startswith(prefix):
+            rest = key[len(prefix):].strip()
+            if not rest:
+                raise ValueError(f"name {name!r} lacks what comes after {prefix!r}; use {SOURCES_HELP}")
+            return _source_entry(prefix, rest), (rest if prefix == UCR_PREFIX else None)
+    entry = DATASETS.get(low)
     if entry is None:
+        from .sklearn_sets import SKLEARN_SETS
+
+        hint = f" (did you mean '{SKLEARN_PREFIX}{low}'?)" if low in SKLEARN_SETS else ""
         raise ValueError(
-            f"unknown dataset {name!r}; known datasets: {list_datasets()}, or "
-            f"'{UCR_PREFIX}<Name>' for any UEA/UCR archive problem (e.g. 'ucr:BasicMotions')"
+            f"unknown dataset {name!r}{hint}; known datasets: {list_datasets()}, or a source: {SOURCES_HELP}"
         )
     return entry, None
+
+
+def _source_entry(prefix: str, rest: str) -> DatasetEntry:
+    """An unregistered entry for a prefixed name (``ucr:``, ``sklearn:``, ``file:``, ``tonic:``)."""
+    if prefix == UCR_PREFIX:
+        return DatasetEntry(f"{UCR_PREFIX}{rest}", _bind_ucr(rest), "UEA/UCR archive problem", "timeseries")
+    if prefix == SKLEARN_PREFIX:
+        from .sklearn_sets import SKLEARN_SETS, load_sklearn_raw
+
+        if rest.lower() not in SKLEARN_SETS:
+            raise ValueError(
+                f"unknown scikit-learn dataset {rest!r}; allowed: {', '.join(SKLEARN_PREFIX + n for n in SKLEARN_SETS)}"
+            )
+
+        def sk_loader() -> RawData:
+            return load_sklearn_raw(rest)
+
+        return DatasetEntry(f"{SKLEARN_PREFIX}{rest.lower()}", sk_loader, "scikit-learn bundled set", "auto")
+    if prefix == FILE_PREFIX:
+        return DatasetEntry(f"{FILE_PREFIX}{rest}", _bind_file(rest), "user file", "auto")
+    from .tonic_source import bind_tonic
+
+    return DatasetEntry(f"{TONIC_PREFIX}{rest}", bind_tonic(rest), "tonic dataset", "timeseries")
+
+
+FILE_SUFFIXES = (".npz", ".csv", ".parquet", ".pq", ".ts")
+
+
+def _bind_file(spec: str) -> Callable[..., RawData]:
+    path = Path(spec).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise ValueError(
+            f"file:{spec}: unsupported file type {suffix or '(none)'!r}; use one of {list(FILE_SUFFIXES)} "
+            "(.npz arrays x_train/y_train/x_test/y_test; .csv/.parquet tables; .ts aeon series)"
+        )
+    if suffix == ".npz":
+        def npz_loader(*, kind: str | None = None, missing: str = "error") -> RawData:
+            from .arrays import load_npz_raw
+
+            return load_npz_raw(path, kind=kind, missing=missing)
+
+        return npz_loader
+    if suffix == ".ts":
+        def ts_loader(*, kind: str | None = None, missing: str = "error") -> RawData:
+            from .arrays import normalise_kind
+            from .tables import load_ts_raw
+
+            if normalise_kind(kind) not in (None, "timeseries"):
+                raise ValueError(f"file:{spec}: a .ts file holds series, not kind={kind!r}")
+            return load_ts_raw(path, missing=missing)
+
+        return ts_loader
+
+    def table_loader(
+        *, label: str | None = None, series_id: str | None = None, time: str | None = None,
+        kind: str | None = None, missing: str = "error",
+    ) -> RawData:
+        from .tables import load_table_raw
+
+        return load_table_raw(path, label=label, series_id=series_id, time=time, kind=kind, missing=missing)
+
+    return table_loader
 
 
 def _bind_ucr(problem: str) -> Callable[..., RawData]:
@@ -103,19 +182,31 @@ def load_dataset(
     root: str | os.PathLike[str] | None = None,
     val_fraction: float = 0.1,
     seed: int = 0,
+    kind: str | None = None,
+    download: bool = False,
     **options,
 ) -> DatasetSplits:
     """Load ``name`` with its canonical train/test split and a validation split.
 
-    ``val_fraction`` of train (stratified, ``random_state=seed``) becomes validation;
-    0 gives an empty validation split. ``root`` is the data folder of file-based sets
-    (default :func:`~snnbench.data.paths.default_data_root`). ``options`` go to the
-    loader (e.g. ``features="waveform"`` for fsdd, ``split="random"`` for wisdm).
+    ``name`` is a registered dataset or a source: ``sklearn:<name>``, ``ucr:<Name>``,
+    ``file:<path>``, ``tonic:<Name>``. ``val_fraction`` of train (stratified,
+    ``random_state=seed``) becomes validation; 0 gives an empty validation split (see
+    :func:`~snnbench.data.splits.carve_validation` for small sets with many classes).
+    ``root`` is the data folder of file-based sets (default
+    :func:`~snnbench.data.paths.default_data_root`). ``kind`` (``"tabular"``, ``"series"``,
+    ``"image"``) is what the caller expects: a file loader reads 3-D arrays as images when
+    it says ``"image"``, and a dataset of another kind is refused by name. ``download``
+    fetches a set that has a verified download (``snnbench data list``) into the cache when
+    it is not there. ``options`` go to the loader (e.g. ``features="waveform"`` for fsdd,
+    ``label="species"`` for a CSV file).
     """
+    from .arrays import normalise_kind
+
     entry, problem = _entry_for(name)
     check_positive("val_fraction", val_fraction, allow_zero=True)  # rejects non-numbers by name
     check_range("val_fraction", val_fraction, 0.0, 0.99)
     check_int("seed", seed, minimum=0)
+    want = normalise_kind(kind)
     allowed = entry.options
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -123,14 +214,39 @@ def load_dataset(
             f"dataset {entry.name!r} got unknown option(s) {unknown}; allowed options: {list(allowed) or 'none'}"
         )
     kwargs = dict(options)
+    if "kind" in allowed and want is not None:
+        kwargs["kind"] = want
+    if download and "download" in allowed:  # tonic sources download with tonic's own checksums
+        kwargs["download"] = True
+    elif download:
+        from .download import DOWNLOADS, download_for, ensure_downloaded
+
+        if download_for(entry.name) is None:
+            raise ValueError(
+                f"dataset {entry.name!r} has no download; data.download applies to {sorted(DOWNLOADS)} "
+                "and tonic:<Name> sources"
+            )
+        root = ensure_downloaded(entry.name, root)
     if entry.takes_root:
         kwargs["root"] = root
     elif root is not None:
         raise ValueError(
-            f"dataset {entry.name!r} ships with an installed package and takes no root, got root={str(root)!r}"
+            f"dataset {entry.name!r} ships with an installed package or names its file and takes no root, "
+            f"got root={str(root)!r}"
         )
     raw = entry.loader(**kwargs)
-    raw.name = f"{UCR_PREFIX}{raw.extra.get('problem', problem)}" if problem is not None else entry.name
+    if problem is not None:
+        raw.name = f"{UCR_PREFIX}{raw.extra.get('problem', problem)}"
+    elif not entry.name.startswith(FILE_PREFIX):  # a file keeps its short name; the path is its source
+        raw.name = entry.name
+    raw.extra.setdefault("source", entry.description)
+    if want is not None and raw.kind != want:
+        show = {"timeseries": "series"}
+        raise ValueError(
+            f"dataset {raw.name!r} is {show.get(raw.kind, raw.kind)} data, but this config expects "
+            f"{show.get(want, want)} (data.kind): run the '{show.get(raw.kind, raw.kind)}' preset, e.g. "
+            f"snnbench run {show.get(raw.kind, raw.kind)} --set data.name={raw.name}"
+        )
     return finalize(raw, val_fraction=val_fraction, seed=seed)
 
 

@@ -85,5 +85,5 @@ def load_shd_raw(
             f"Spiking Heidelberg Digits, {n_ch} channels, {dt:g} ms frames over {duration:g} ms "
             f"({len(train_y)} train / {len(test_y)} test)"
         ),
-        extra={"dt_ms": float(dt), "standardise": False},
+        extra={"dt_ms": float(dt), "standardise": False, "modality": "events"},
     )

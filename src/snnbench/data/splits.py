@@ -9,6 +9,7 @@ test (or validation) data leaks into the inputs.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from .._validation import check_choice, check_int, check_range
+from .checks import check_class_counts
 
 KINDS = ("image", "timeseries", "tabular")
 
@@ -80,6 +82,11 @@ class DatasetInfo:
     num_classes: int
     class_names: tuple[str, ...]
     description: str = ""
+    source: str = ""  # where the data came from: a package loader, a file, a download
+    # what the data is, beyond its array layout: tabular, series, image, audio or events
+    # (audio and events arrive as series of features or frames)
+    modality: str = ""
+    sizes: tuple[int, int, int] = (0, 0, 0)  # (train, val, test) samples
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class RawData:
     tabular: ``x`` float array ``[N, F]`` (NaN marks a missing value).
     ``y`` int arrays of class indices into ``class_names``.
     ``extra["standardise"] = False`` keeps a time series as it is (spike trains stay 0/1).
+    ``extra["source"]`` says where the data came from (shown in results beside the name).
     """
 
     name: str
@@ -137,12 +145,20 @@ def encode_labels(
     return y_tr, y_te, tuple(ordered)
 
 
-def carve_validation(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def carve_validation(
+    y: np.ndarray, val_fraction: float, seed: int, class_names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified (train, val) index arrays into a training set with labels ``y``.
 
     ``sklearn.model_selection.train_test_split(test_size=val_fraction, stratify=y,
     random_state=seed)``; both index arrays are returned sorted, so the kept training
     samples stay in file order. ``val_fraction == 0`` gives an empty validation set.
+
+    Small sets with many classes: a stratified split needs at least one validation sample
+    per class. When ``ceil(val_fraction * n)`` is smaller than the number of classes K, K
+    samples (one per class) are taken instead and a warning says so (e.g. 50 series of 10
+    classes: 10 validation samples, not 5). A class with a single training sample cannot
+    be split at all; the error names it and the fix (``val_fraction=0``).
     """
     from sklearn.model_selection import train_test_split
 
@@ -151,10 +167,39 @@ def carve_validation(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.
     all_idx = np.arange(n)
     if val_fraction == 0.0:
         return all_idx, all_idx[:0]
+    y = np.asarray(y, dtype=np.int64)
+    counts = np.bincount(y) if n else np.zeros(0, dtype=np.int64)
+    present = np.flatnonzero(counts)
+    k = len(present)
+
+    def cname(i: int) -> str:
+        return repr(class_names[i]) if class_names is not None and i < len(class_names) else str(i)
+
+    rare = [int(i) for i in present if counts[i] < 2]
+    if rare:
+        raise ValueError(
+            f"val_fraction={val_fraction}: class {cname(rare[0])} has a single training sample"
+            f"{f' ({len(rare)} such classes)' if len(rare) > 1 else ''}, and a stratified validation "
+            "split needs at least 2 per class; set data.val_fraction=0 (no validation set) or add samples"
+        )
+    test_size: float | int = val_fraction
+    n_val = math.ceil(val_fraction * n)
+    if n_val < k:
+        test_size = k
+        warnings.warn(
+            f"val_fraction={val_fraction} gives {n_val} validation samples for {k} classes; "
+            f"using {k} (one per class, {k / n:.0%} of the {n} training samples) so that the split "
+            "stays stratified",
+            stacklevel=3,
+        )
+    if n - max(n_val, k) < k:
+        raise ValueError(
+            f"val_fraction={val_fraction} leaves {n - max(n_val, k)} of {n} training samples for {k} "
+            f"classes; lower data.val_fraction to at most {(n - k) / n:.2f}, or set it to 0"
+        )
     try:
-        tr, va = train_test_split(all_idx, test_size=val_fraction, stratify=y, random_state=seed)
+        tr, va = train_test_split(all_idx, test_size=test_size, stratify=y, random_state=seed)
     except ValueError as err:
-        counts = np.bincount(y) if n else np.zeros(0, dtype=int)
         raise ValueError(
             f"val_fraction={val_fraction} cannot carve a stratified validation set out of "
             f"{n} training samples with class counts {counts.tolist()} ({err}); use a "
@@ -215,7 +260,8 @@ def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> Datas
     k = len(raw.class_names)
     y_tr_all = _check_labels("train_y", raw.train_y, k)
     y_te = _check_labels("test_y", raw.test_y, k)
-    tr_idx, va_idx = carve_validation(y_tr_all, val_fraction, seed)
+    check_class_counts(y_tr_all, raw.class_names, require_all=False)
+    tr_idx, va_idx = carve_validation(y_tr_all, val_fraction, seed, raw.class_names)
 
     def split_of(x: torch.Tensor, y: np.ndarray, lengths: torch.Tensor | None = None) -> ArraySplit:
         return ArraySplit(x, torch.from_numpy(np.ascontiguousarray(y)), lengths)
@@ -293,6 +339,9 @@ def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> Datas
         num_classes=k,
         class_names=tuple(raw.class_names),
         description=raw.description,
+        source=str(raw.extra.get("source", "")),
+        modality=str(raw.extra.get("modality", {"timeseries": "series"}.get(raw.kind, raw.kind))),
+        sizes=(len(parts[0]), len(parts[1]), len(parts[2])),
     )
     return DatasetSplits(train=parts[0], val=parts[1], test=parts[2], info=info)
 

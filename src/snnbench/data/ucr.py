@@ -5,6 +5,9 @@ A problem ``Name`` is a folder ``Name/`` holding ``Name_TRAIN.ts`` and ``Name_TE
 inside its package; any other must be downloaded once and unpacked into a folder that is
 searched. Nothing is downloaded here: machines may be offline, and a silent download in
 the middle of a benchmark is a surprise nobody wants.
+
+Only classification problems load: a regression problem (``@targetlabel true`` in the
+header, or a name in aeon's regression lists, e.g. ``Covid3Month``) is refused by name.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .paths import default_data_root
+from .checks import label_strings
 from .splits import RawData, encode_labels
 
 ARCHIVE_URL = "https://timeseriesclassification.com/dataset.php"
@@ -44,6 +48,35 @@ def _has_problem(folder: Path, name: str) -> bool:
     return (folder / name / f"{name}_TRAIN.ts").is_file() and (folder / name / f"{name}_TEST.ts").is_file()
 
 
+def is_regression_file(path: Path) -> bool:
+    """True if a ``.ts`` header declares a regression target (``@targetlabel true``)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            s = line.strip().lower()
+            if s.startswith("@data"):
+                return False
+            if s.startswith("@targetlabel") and s.split()[-1] == "true":
+                return True
+    return False
+
+
+def _regression_names() -> set[str]:
+    from aeon.datasets import tser_datasets
+
+    names: set[str] = set()
+    for v in vars(tser_datasets).values():
+        if isinstance(v, (list, tuple, set, dict)):
+            names |= {str(n).lower() for n in v}
+    return names
+
+
+def _regression_error(name: str) -> ValueError:
+    return ValueError(
+        f"{name!r} is a regression problem (its target is a number, not a class): snnbench trains "
+        "classifiers; pick a classification problem, e.g. ucr:BasicMotions or ucr:GunPoint"
+    )
+
+
 def _known_names() -> list[str]:
     from aeon.datasets import tsc_datasets
 
@@ -65,10 +98,15 @@ def find_problem(name: str, root: str | os.PathLike[str] | None = None) -> tuple
             continue
         for entry in sorted(folder.iterdir()):
             if entry.is_dir() and entry.name.lower() == want and _has_problem(folder, entry.name):
+                if is_regression_file(entry / f"{entry.name}_TRAIN.ts"):
+                    raise _regression_error(entry.name)
                 return entry.name, entry
+    if want in _regression_names():
+        raise _regression_error(name.strip())
     known = {n.lower(): n for n in _known_names()}
     shipped = sorted(
-        e.name for e in _aeon_bundled_dir().iterdir() if e.is_dir() and _has_problem(e.parent, e.name)
+        e.name for e in _aeon_bundled_dir().iterdir()
+        if e.is_dir() and _has_problem(e.parent, e.name) and not is_regression_file(e / f"{e.name}_TRAIN.ts")
     )
     searched = ", ".join(str(d) for d in dirs)
     if want not in known:
@@ -110,7 +148,9 @@ def load_ucr_raw(name: str, root: str | os.PathLike[str] | None = None) -> RawDa
     canon, folder = find_problem(name, root)
     x_tr, lab_tr = _read_ts(folder / f"{canon}_TRAIN.ts")
     x_te, lab_te = _read_ts(folder / f"{canon}_TEST.ts")
-    y_tr, y_te, classes = encode_labels(lab_tr, lab_te)
+    y_tr, y_te, classes = encode_labels(
+        label_strings(f"{canon} train labels", lab_tr), label_strings(f"{canon} test labels", lab_te)
+    )
     lengths = [len(s) for s in x_tr + x_te]
     shape = f"{x_tr[0].shape[1]} ch x " + (
         f"{min(lengths)}-{max(lengths)}" if min(lengths) != max(lengths) else f"{lengths[0]}"
@@ -119,5 +159,5 @@ def load_ucr_raw(name: str, root: str | os.PathLike[str] | None = None) -> RawDa
         name=canon.lower(), kind="timeseries",
         train_x=x_tr, train_y=y_tr, test_x=x_te, test_y=y_te, class_names=classes,
         description=f"UEA/UCR {canon} ({len(x_tr)} train / {len(x_te)} test, {shape}, {len(classes)} classes)",
-        extra={"folder": str(folder), "problem": canon},
+        extra={"folder": str(folder), "problem": canon, "source": f"UEA/UCR .ts files in {folder}"},
     )

@@ -44,12 +44,21 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    """Which dataset and split; see ``snnbench list`` for names."""
+    """Which dataset and split; see ``snnbench list`` for names and the README's "Your own
+    data" for sources (``sklearn:``, ``ucr:``, ``file:``, ``tonic:``)."""
 
     name: str = "digits"
     root: str | None = Field(None, description="data folder for file-based sets (fsdd, wisdm, mnist, ...)")
     val_fraction: float = Field(0.1, ge=0.0, lt=0.9)
     options: dict[str, Any] = Field(default_factory=dict, description="extra loader options")
+    kind: Literal["tabular", "series", "image"] | None = Field(
+        None, description="the kind of data this config is for; a dataset of another kind is refused, "
+        "and a file's 3-D arrays are read as images with 'image'"
+    )
+    label: str | None = Field(None, description="label column of a .csv/.parquet file (default 'label')")
+    series_id: str | None = Field(None, description="series column of a long-format table")
+    time: str | None = Field(None, description="time column of a long-format table")
+    download: bool = Field(False, description="fetch a downloadable set into the data folder when missing")
 
     @field_validator("name")
     @classmethod
@@ -57,9 +66,29 @@ class DataConfig(_Strict):
         from ..data import list_datasets
 
         names = list_datasets()
-        if v.lower() not in names and not v.lower().startswith("ucr:"):
-            raise ValueError(f"unknown dataset {v!r}; allowed: {sorted(names)} or 'ucr:<UEA/UCR name>'")
+        prefixes = ("ucr:", "sklearn:", "file:", "tonic:")
+        if v.lower() not in names and not v.lower().startswith(prefixes):
+            hint = f" (did you mean 'sklearn:{v.lower()}'?)" if v.lower() in ("wine", "breast_cancer") else ""
+            raise ValueError(
+                f"unknown dataset {v!r}{hint}; allowed: {sorted(names)} or a source 'sklearn:<name>', "
+                "'ucr:<UEA/UCR name>', 'file:<path>', 'tonic:<Name>'"
+            )
+        if v.lower().startswith("file:") and v[5:].strip():
+            # absolute, so that --resume from another folder reads the same file
+            v = "file:" + str(Path(v[5:].strip()).expanduser().resolve())
         return v
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`snnbench.data.load_dataset` besides name and seed."""
+        kw: dict[str, Any] = {"root": self.root, "val_fraction": self.val_fraction, **self.options}
+        for key in ("label", "series_id", "time"):
+            if getattr(self, key) is not None:
+                kw[key] = getattr(self, key)
+        if self.kind is not None:
+            kw["kind"] = self.kind
+        if self.download:
+            kw["download"] = True
+        return kw
 
 
 class ModelConfig(_Strict):

@@ -83,11 +83,10 @@ class RunResult:
 
 
 def _load_split_cached(cache: dict, exp: ExperimentConfig, seed: int):
-    key = (exp.data.name, exp.data.root, exp.data.val_fraction, json.dumps(exp.data.options, sort_keys=True), seed)
+    kwargs = exp.data.load_kwargs()
+    key = (exp.data.name, json.dumps(kwargs, sort_keys=True, default=str), seed)
     if key not in cache:
-        cache[key] = load_dataset(
-            exp.data.name, root=exp.data.root, val_fraction=exp.data.val_fraction, seed=seed, **exp.data.options
-        )
+        cache[key] = load_dataset(exp.data.name, seed=seed, **kwargs)
     return cache[key]
 
 
@@ -208,6 +207,7 @@ def train_model_seed(
     if "spike_rates" in test:
         extra["spike_rates"] = test["spike_rates"]
     extra["test_loss"] = test["loss"]
+    extra["dataset_source"] = getattr(data.info, "source", "")
     extra["predictions"] = test["predictions"].tolist()
     extra["labels"] = data.test.y.tolist()
     if config_changes:
@@ -238,7 +238,8 @@ def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
         acc_m, acc_s = mean_std([100 * r.test_accuracy for r in rs])
         rates = [r.mean_spike_rate for r in rs if r.mean_spike_rate is not None]
         out.append({
-            "task": exp, "dataset": rs[0].dataset, "model": model, "type": rs[0].model_type,
+            "task": exp, "dataset": rs[0].dataset, "dataset_source": rs[0].extra.get("dataset_source", ""),
+            "model": model, "type": rs[0].model_type,
             "params": rs[0].params, "seeds": len(rs),
             "accuracy_mean": acc_m, "accuracy_std": acc_s,
             "train_seconds_mean": statistics.fmean(r.train_seconds for r in rs),
@@ -249,13 +250,13 @@ def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table: task, model, params, test accuracy mean +- std, time, spike rate."""
-    head = "| task | model | params | test acc. (%) | seeds | train time (s) | mean spike rate |"
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|"]
+    """A Markdown table: task, dataset, model, params, test accuracy mean +- std, time, spike rate."""
+    head = "| task | dataset | model | params | test acc. (%) | seeds | train time (s) | mean spike rate |"
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         rate = "-" if r["mean_spike_rate"] is None else f"{r['mean_spike_rate']:.3f}"
         lines.append(
-            f"| {r['task']} | {r['model']} ({r['type']}) | {r['params']:,} | "
+            f"| {r['task']} | {r.get('dataset', '')} | {r['model']} ({r['type']}) | {r['params']:,} | "
             f"{r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f} | {r['seeds']} | "
             f"{r['train_seconds_mean']:.1f} | {rate} |"
         )

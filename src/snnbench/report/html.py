@@ -67,7 +67,7 @@ def _fmt(v: Any, fmt: str = "{:,.0f}", scale: float = 1.0) -> str:
 
 
 _COLUMNS = [
-    ("task", "task", None), ("model", "model", None), ("type", "type", None),
+    ("task", "task", None), ("model", "model", None), ("type", "type", None), ("dataset", "dataset", None),
     ("params", "params", "{:,}"), ("accuracy", "test acc. (%)", None),
     ("synops_dense", "dense SynOps / sample", "{:,.0f}"),
     ("effective_macs", "eff. MACs / sample", "{:,.0f}"), ("effective_acs", "eff. ACs / sample", "{:,.0f}"),
@@ -316,7 +316,10 @@ def write_report(
                disable=not progress, leave=False)
     for info, exp in work:
         runs = [r for r in info.runs if r.experiment == exp]
-        body.append(f"<h2>{html.escape(info.name)} / {html.escape(exp)}</h2>")
+        ds = str(runs[0].final.get("dataset", "")) if runs else ""
+        src = str(runs[0].final.get("extra", {}).get("dataset_source", "")) if runs else ""
+        body.append(f"<h2>{html.escape(info.name)} / {html.escape(exp)}</h2>"
+                    + (f"<p class='note'>dataset {html.escape(ds)}{' (' + html.escape(src) + ')' if src else ''}</p>" if ds else ""))
         hist: dict[str, list[list[dict[str, Any]]]] = {}
         for r in runs:
             hist.setdefault(r.model, []).append(r.history)
