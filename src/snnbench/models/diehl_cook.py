@@ -125,6 +125,9 @@ class DiehlCookConfig(BaseModel):
     # a second, slower post trace read just before that spike, nu_post * x_pre * x_post2,
     # so a neuron's first spike in a presentation does not potentiate. None = pair rule.
     tau_post2: float | None = Field(None, gt=0)
+    # "set": a spike sets its trace to 1 (nearest-spike pairing, Diehl & Cook's code);
+    # "add": a spike adds 1 (all-to-all pairing), as trace_mode of snnbench.learning.stdp.
+    trace_mode: Literal["set", "add"] = "set"
     wmin: float = 0.0
     wmax: float = 1.0
     w_init_max: float = Field(0.3, gt=0)
@@ -283,7 +286,8 @@ def _present(
     inh, gain = prm[6], prm[7]
     nu_pre, nu_post, dpre, dpost = prm[8], prm[9], prm[10], prm[11]
     wmin, wmax, theta_decay = prm[12], prm[13], prm[14]
-    dpost2 = prm[15]
+    dpost2, theta_rest = prm[15], prm[16]
+    all_to_all = prm[17] > 0.0
     triplet = dpost2 > 0.0
     record = raster.shape[0] > 0
     for j in range(N):
@@ -314,7 +318,7 @@ def _present(
             cur[j] = 0.0
         for e in range(ptr[t], ptr[t + 1]):
             i = idx[e]
-            xpre[i] = 1.0
+            xpre[i] = xpre[i] + 1.0 if all_to_all else 1.0
             if not seen_pre[i]:
                 seen_pre[i] = True
                 act_pre[n_act_pre] = i
@@ -326,6 +330,8 @@ def _present(
         best = -1
         best_over = -1e300
         for j in range(N):
+            if learn:
+                theta[j] *= theta_decay  # decays every step, before the threshold test
             vj = v_rest + (v[j] - v_rest) * dv
             if refr[j] > 0:
                 refr[j] -= 1
@@ -349,10 +355,10 @@ def _present(
                 v[j] = v_reset
                 refr[j] = refrac_steps
                 counts[j] += 1
-                xpost[j] = 1.0
+                xpost[j] = xpost[j] + 1.0 if all_to_all else 1.0
                 # the slow trace as it was before this spike scales potentiation (triplet)
                 post2_before[k] = xpost2[j] if triplet else 1.0
-                xpost2[j] = 1.0
+                xpost2[j] = xpost2[j] + 1.0 if all_to_all else 1.0
                 if learn:
                     theta[j] += theta_plus
                 if not is_spiked[j]:
@@ -399,7 +405,7 @@ def _present(
                     W[i, j] = min(max(w, wmin), wmax)
     if learn:
         for j in range(N):
-            theta[j] *= theta_decay
+            theta[j] *= theta_rest  # the rest period after the presentation
     # spiked[:n_spiked] lists the neurons that fired (read by the caller)
     return total, n_spiked
 
@@ -527,10 +533,12 @@ def _params_array(cfg: DiehlCookConfig) -> np.ndarray:
             math.exp(-cfg.dt / cfg.tau_post),
             cfg.wmin,
             cfg.wmax,
-            # theta decays over presentation + rest (exact for the linear decay)
-            math.exp(-(cfg.presentation_ms + cfg.rest_ms) / cfg.tau_theta) if adaptive else 1.0,
+            # theta decays every step of a presentation, then over the rest period
+            math.exp(-cfg.dt / cfg.tau_theta) if adaptive else 1.0,
             # second post trace (triplet potentiation); 0 = pair rule
             math.exp(-cfg.dt / cfg.tau_post2) if cfg.tau_post2 is not None else 0.0,
+            math.exp(-cfg.rest_ms / cfg.tau_theta) if adaptive else 1.0,
+            1.0 if cfg.trace_mode == "add" else 0.0,
         ],
         dtype=np.float64,
     )
