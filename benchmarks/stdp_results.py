@@ -64,7 +64,9 @@ def _record(m: dict) -> dict:
 def stage_dc(a) -> None:
     from stdp_speed import load_mnist5k
 
-    from snnbench.models.diehl_cook import DiehlCookConfig, diehl_cook_preset, run_diehl_cook
+    from snnbench.experiments.diehl_cook_config import DiehlCookConfig, diehl_cook_preset
+    from snnbench.experiments.stdp_runner import run_diehl_cook
+    from snnbench.report.stdp_plots import save_all
 
     xtr, ytr, xte, yte = load_mnist5k()
     for n in a.neurons:
@@ -74,7 +76,8 @@ def stage_dc(a) -> None:
                 kw["presentation_ms"] = a.presentation_ms
             cfg = DiehlCookConfig(**kw)
             ms = cfg.presentation_ms
-            m = run_diehl_cook(cfg, xtr, ytr, xte, yte, RUNS / f"dc{n}_{ms:g}ms_seed{seed}", progress=True)
+            m = run_diehl_cook(cfg, xtr, ytr, xte, yte, RUNS / f"dc{n}_{ms:g}ms_seed{seed}", progress=True,
+                               plot=save_all)
             _update("dc", lambda r: (r["config"]["n_neurons"], r["config"]["seed"],
                                      r["config"]["presentation_ms"]) == (n, seed, ms),
                     _record(m) | {"when": time.strftime("%Y-%m-%d %H:%M")})
@@ -83,8 +86,9 @@ def stage_dc(a) -> None:
 def stage_grid(a) -> None:
     from stdp_speed import load_mnist5k
 
-    from snnbench.models.diehl_cook import PRESET_STDP_GRID, grid_configs, run_diehl_cook
-    from snnbench.report.stdp_plots import grid_heatmap
+    from snnbench.experiments.diehl_cook_config import PRESET_STDP_GRID, grid_configs
+    from snnbench.experiments.stdp_runner import run_diehl_cook
+    from snnbench.report.stdp_plots import grid_heatmap, save_all
 
     xtr, ytr, xte, yte = load_mnist5k()
     base = PRESET_STDP_GRID | {"epochs": a.epochs, "seed": a.seeds[0]}
@@ -94,7 +98,8 @@ def stage_grid(a) -> None:
         key = (cfg.encoding, cfg.neuron, cfg.rule)
         if a.cells and "/".join(key) not in a.cells:
             continue
-        m = run_diehl_cook(cfg, xtr, ytr, xte, yte, RUNS / ("grid_" + "_".join(key)), progress=True)
+        m = run_diehl_cook(cfg, xtr, ytr, xte, yte, RUNS / ("grid_" + "_".join(key)), progress=True,
+                           plot=save_all)
         _update("grid", lambda r: tuple(r["cell"]) == key,
                 _record(m) | {"cell": list(key), "when": time.strftime("%Y-%m-%d %H:%M")})
     db = _load()
@@ -247,7 +252,7 @@ def cv_section(db: dict) -> list[str]:
 
 
 def render() -> str:
-    from snnbench.models.diehl_cook import (
+    from snnbench.experiments.diehl_cook_config import (
         _BERNOULLI,
         _NO_HOMEOSTASIS,
         _RANK_ORDER,
@@ -287,7 +292,7 @@ def render() -> str:
             L.append(f"- {n} neurons, {ms:g} ms, mean over {len(rs)} seeds after epoch 1..{ne}: "
                      f"{' / '.join(_pct(v) for v in per)} % (last epoch range "
                      f"{_pct(min(last))}-{_pct(max(last))}{sd}).")
-        from snnbench.models.diehl_cook import diehl_cook_preset
+        from snnbench.experiments.diehl_cook_config import diehl_cook_preset
 
         L += ["", "Settings: `DiehlCookConfig(**diehl_cook_preset(n))`, i.e. "
               + "; ".join(f"n={n}: " + ", ".join(f"{k}={v}" for k, v in diehl_cook_preset(n).items() if k != "n_neurons")
@@ -343,7 +348,7 @@ def render() -> str:
                      f"| {r['silent_neurons']} | {r['seconds']:.0f} | {note} |")
         L += ["", "Grid defaults: `PRESET_STDP_GRID` = " + ", ".join(f"{k}={v}" for k, v in PRESET_STDP_GRID.items())
               + ", otherwise the `DiehlCookConfig` defaults (theta_plus 0.05 mV, 350 ms at 63.75 Hz, plain constants of the paper).", "",
-              "Why (recorded with each cell in `snnbench.models.diehl_cook.GRID_CELLS`):", "",
+              "Why (recorded with each cell in `snnbench.experiments.diehl_cook_config.GRID_CELLS`):", "",
               "- [R] rank order: " + _RANK_ORDER + ".",
               "- [B] Bernoulli: " + _BERNOULLI + ".",
               "- [H] LIF and IF (no adaptive threshold): " + _NO_HOMEOSTASIS + ".", ""]

@@ -45,7 +45,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         suite = load_suite(args.spec, args.set, args.seeds)
         run_dir = prepare_run_dir(suite, Path(args.out) if args.out else None)
         print(f"Running {suite.name} -> {run_dir}")
-    table = execute_suite(suite, run_dir, progress=not args.no_progress)
+    from .report.stdp_plots import save_all  # STDP cells draw their plots through it
+
+    table = execute_suite(suite, run_dir, progress=not args.no_progress, stdp_plot=save_all)
     print(table)
     if not args.no_report:
         from .report import write_report

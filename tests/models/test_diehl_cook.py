@@ -11,22 +11,24 @@ import torch
 from pydantic import ValidationError
 
 from snnbench.learning.stdp import STDPParams, stdp_delta, trace_step
-from snnbench.models.diehl_cook import (
+from snnbench.experiments.diehl_cook_config import (
     GRID_CELLS,
     DiehlCookConfig,
-    DiehlCookState,
-    assign_labels,
     diehl_cook_preset,
-    encode_events,
     grid_cell_config,
     grid_configs,
+)
+from snnbench.experiments.stdp_runner import run_diehl_cook
+from snnbench.learning.labels import assign_labels, predict
+from snnbench.models.diehl_cook import (
+    DiehlCookState,
+    encode_events,
     init_state,
-    predict,
     present,
     respond,
-    run_diehl_cook,
     train_epoch,
 )
+from snnbench.report.stdp_plots import save_all
 
 
 def _reference(cfg: DiehlCookConfig, W0, theta0, spikes):
@@ -301,7 +303,7 @@ def test_low_activity_repeats_with_higher_rate():
 def test_run_writes_files(tmp_path):
     x, y = _patterns(4)
     cfg = DiehlCookConfig(n_inputs=36, n_neurons=4, presentation_ms=40.0, weight_norm=3.6)
-    m = run_diehl_cook(cfg, x, y, x, y, tmp_path, progress=False)
+    m = run_diehl_cook(cfg, x, y, x, y, tmp_path, progress=False, plot=save_all)
     for name in ("config.json", "metrics.json", "weights.safetensors", "receptive_fields.png",
                  "assignment_histogram.png", "raster.png"):
         assert (tmp_path / name).exists()

@@ -20,12 +20,12 @@ else:  # Python 3.10
     import tomli as tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import ConfigError
+
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
 SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot run; the message names the field and the fix."""
 
 
 class _Strict(BaseModel):
@@ -145,7 +145,7 @@ class SuiteConfig(_Strict):
         if self.kind == "stdp":
             if self.stdp is None:
                 raise ValueError("kind='stdp' needs an 'stdp' section")
-            from .stdp_runner import build_stdp_configs
+            from .diehl_cook_config import build_stdp_configs
 
             build_stdp_configs(self.stdp, self.seeds)  # every cell validated before any work
         return self

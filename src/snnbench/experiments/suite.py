@@ -4,15 +4,19 @@ printed results table."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 from .config import SuiteConfig
 from .runner import format_table, run_suite
 
 
-def execute_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True) -> str:
+def execute_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True,
+                  stdp_plot: Callable[..., Any] | None = None) -> str:
+    """``stdp_plot`` draws the plots of each STDP cell (the CLI passes
+    :func:`snnbench.report.stdp_plots.save_all`; experiments do not import the report)."""
     if suite.kind == "stdp":
         from .stdp_runner import run_stdp_suite
 
-        return run_stdp_suite(suite, run_dir, progress=progress)
+        return run_stdp_suite(suite, run_dir, progress=progress, plot=stdp_plot)
     rows = run_suite(suite, run_dir, progress=progress)
     return format_table(rows)
