@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data.batching import iterate_batches
-from ..metrics._layers import extra_steps_of, padded_length_of
-from ..metrics.spike_rate import masked_sum_count
+from .._steps import extra_steps_of, masked_sum_count, padded_length_of
 from ..synapses.delays import clamp_all_positions, split_delay_parameters
 
 
@@ -116,7 +115,7 @@ def _layer_spike_rates(
     extra_steps: int,
 ) -> dict[str, tuple[float, int]]:
     """Per layer: (sum of spikes over valid steps, number of neuron-steps counted); valid
-    steps as in :func:`snnbench.metrics._layers.valid_step_mask` (sub-steps per series step
+    steps as in :func:`snnbench._steps.valid_step_mask` (sub-steps per series step
     and frames the model appends after the input belong to the sample, padding does not)."""
     out: dict[str, tuple[float, int]] = {}
     for name, rec in activity.items():

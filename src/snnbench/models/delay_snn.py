@@ -46,7 +46,8 @@ from torch import Tensor, nn
 from .._validation import check_int
 from ..synapses.delays import DelayedLinear
 from .ann import _widths
-from .snn import SpikingClassifier, make_neuron
+from .components import make_neuron
+from .snn import SpikingClassifier
 
 __all__ = ["DelaySNN"]
 
