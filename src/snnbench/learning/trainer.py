@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..data.batching import iterate_batches
 from .._steps import extra_steps_of, masked_sum_count, padded_length_of
-from ..synapses.delays import clamp_all_positions, split_delay_parameters
+from . import hooks
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -31,11 +31,8 @@ def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
 
 def build_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
     """Adam or AdamW from a :class:`~snnbench.experiments.config.TrainConfig`."""
-    delays, others = split_delay_parameters(model)
-    others = [p for p in others if p.requires_grad]
-    groups: list[dict[str, Any]] = [{"params": others, "lr": cfg.lr}]
-    if delays:
-        groups.append({"params": delays, "lr": cfg.delay_lr or cfg.lr * 10, "weight_decay": 0.0})
+    # layers announce parameters with their own settings (e.g. delays, "delay" group)
+    groups = hooks.optimizer_groups(model, cfg.lr, {"delay": getattr(cfg, "delay_lr", None)})
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -88,6 +85,9 @@ def train_one_epoch(
         lengths = lengths.to(device) if lengths is not None else None
         logits = model(x, lengths=lengths, generator=encode_gen)
         loss = F.cross_entropy(logits, y)
+        extra = hooks.extra_loss(model)
+        if extra is not None:
+            loss = loss + extra
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss.item()} at epoch {epoch + 1}; lower train.lr "
@@ -98,7 +98,7 @@ def train_one_epoch(
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        clamp_all_positions(model)  # learned delays stay inside [0, max_delay - 1]
+        hooks.after_step(model)  # e.g. learned delays stay inside [0, max_delay - 1]
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(y)
