@@ -160,16 +160,9 @@ def train_model_seed(
 
     if cfg.early_stopping and best_state is not None:
         model.load_state_dict(best_state)
-    changes: list[str] = []
-    if hooks.has_hook(model, "finalize"):  # test before and after the layers' final form
-        before = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
-                          trim=cfg.trim_padding)
-        changes = hooks.finalize(model)  # e.g. exact integer delays
-    test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
-                    trim=cfg.trim_padding, record_activity=True)
+    test, before = _final_test(model, data, cfg, seed, device)
     extra: dict[str, Any] = {k: v for k, v in param_info.items() if k != "params"}
-    for change in changes:
-        extra[f"test_accuracy_before_{change}"] = before["accuracy"]
+    extra.update(before)
     if "spike_rates" in test:
         extra["spike_rates"] = test["spike_rates"]
     extra["test_loss"] = test["loss"]
@@ -182,6 +175,20 @@ def train_model_seed(
     )
     atomic_write_json(final_path, result.__dict__)
     return result
+
+
+def _final_test(model: torch.nn.Module, data: Any, cfg: Any, seed: int,
+                device: torch.device) -> tuple[dict[str, Any], dict[str, float]]:
+    """Test of the trained model in the final form its layers take (``finalize`` hooks, e.g.
+    exact integer delays); returns it and ``{"test_accuracy_before_<change>": acc}``."""
+    before: dict[str, float] = {}
+    if hooks.has_hook(model, "finalize"):  # test before and after the layers' final form
+        acc = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                       trim=cfg.trim_padding)["accuracy"]
+        before = {f"test_accuracy_before_{change}": acc for change in hooks.finalize(model)}
+    test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                    trim=cfg.trim_padding, record_activity=True)
+    return test, before
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -35,13 +35,13 @@ __all__ = [
 RULE_CODES = {"stdp": 0, "weight_dependent": 1, "hebbian": 2}
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def spike_trace(x, all_to_all):
     """A trace's value after a spike: ``x + 1`` (all-to-all) or ``1`` (nearest spike)."""
     return x + 1.0 if all_to_all else 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def depress_on_pre(W, i, posts, n_posts, x_post, nu_pre, rule, wmin, wmax):
     """Pre spike of input ``i``: update ``W[i, j]`` for ``j`` in ``posts[:n_posts]``."""
     for k in range(n_posts):
@@ -56,7 +56,7 @@ def depress_on_pre(W, i, posts, n_posts, x_post, nu_pre, rule, wmin, wmax):
         W[i, j] = min(max(w, wmin), wmax)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def potentiate_on_post(W, j, pres, n_pres, x_pre, nu, rule, wmin, wmax):
     """Post spike of neuron ``j``: update ``W[i, j]`` for ``i`` in ``pres[:n_pres]``."""
     for q in range(n_pres):

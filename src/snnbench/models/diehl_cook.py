@@ -76,7 +76,7 @@ class DiehlCookState(NamedTuple):
 # --------------------------------------------------------------------------- numba core
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _inputs(W, t, ptr, idx, xpre, cur, act_pre, seen_pre, n_act_pre, all_to_all):
     """Input spikes of step ``t``: pre traces jump, currents add up; the inputs seen so far
     (their trace may be nonzero) are listed in ``act_pre``. Returns their number."""
@@ -95,24 +95,25 @@ def _inputs(W, t, ptr, idx, xpre, cur, act_pre, seen_pre, n_act_pre, all_to_all)
     return n_act_pre
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _membranes(theta, v, refr, cur, prm, learn, winners):
     """Leak, input and threshold test of every neuron; neurons over threshold go to
     ``winners``. Returns (their number, the most depolarised one)."""
-    v_rest, dv, gain = prm[_V_REST], prm[_DV], prm[_GAIN]
+    v_rest, dv, gain, v_thresh, dtheta = prm[_V_REST], prm[_DV], prm[_GAIN], prm[_V_THRESH], prm[_DTHETA]
+    if learn and dtheta != 1.0:
+        for j in range(theta.shape[0]):  # decays every step, before the threshold test
+            theta[j] *= dtheta  # (a loop of its own: it vectorises)
     n_win = 0
     best = -1
     best_over = -1e300
     for j in range(v.shape[0]):
-        if learn:
-            theta[j] *= prm[_DTHETA]  # decays every step, before the threshold test
         vj = v_rest + (v[j] - v_rest) * dv
         if refr[j] > 0:
             refr[j] -= 1
         else:
             vj += gain * cur[j]
         v[j] = vj
-        over = vj - (prm[_V_THRESH] + theta[j])
+        over = vj - (v_thresh + theta[j])
         if over >= 0.0:
             winners[n_win] = j
             n_win += 1
@@ -122,7 +123,7 @@ def _membranes(theta, v, refr, cur, prm, learn, winners):
     return n_win, best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fire(theta, v, refr, counts, xpost, xpost2, post2_before, winners, n_win, prm, learn,
           spiked, is_spiked, n_spiked, raster, t):
     """Spikes of ``winners[:n_win]``: reset, refractory, post traces, theta, inhibition.
@@ -156,7 +157,7 @@ def _fire(theta, v, refr, counts, xpost, xpost2, post2_before, winners, n_win, p
     return n_spiked
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _plasticity(W, t, ptr, idx, xpre, act_pre, n_act_pre, xpost, spiked, n_spiked, winners,
                 n_win, post2_before, prm, rule):
     """STDP of step ``t``: depression along the rows of this step's input spikes (only on
