@@ -122,14 +122,15 @@ def _pct(v: float) -> str:
 
 NOTES = """## How the simulation works and how the settings were chosen
 
-- Simulation (`snnbench.models.diehl_cook`): numba-compiled, one sample at a time. Input spikes
-  are drawn per active pixel (exponential inter-spike intervals for Poisson, geometric skips
+- Simulation (`snnbench.models.diehl_cook`, with the STDP event kernels of
+  `snnbench.learning.stdp_online`): numba-compiled, one sample at a time. Input spikes
+  (`snnbench.encoding.spike_events`) are drawn per active pixel (exponential inter-spike intervals for Poisson, geometric skips
   for Bernoulli), counting-sorted by step; a step touches only the weight rows of the pixels
   that fired (currents, depression on the neurons that have fired this sample) and the
   column of a neuron that fires (potentiation over pixels that have fired). After a sample
   only the columns of neurons that fired are renormalised (the others did not change). The
   150 ms rest is simulated as its effect: membranes, refractory counters and traces reset,
-  theta decays by exp(-(350+150)/tau_theta). Lateral inhibition is the inhibitory layer's
+  theta decays by exp(-150/tau_theta) (during the presentation it decays every step). Lateral inhibition is the inhibitory layer's
   effect without its neurons: a spike lowers every other membrane by inhibition_mv. Ties
   in a step (one_spike) go to the most depolarised neuron (BindsNET draws one at random).
   Learning-off passes run samples in parallel (numba prange) with theta frozen.
