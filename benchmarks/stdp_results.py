@@ -289,8 +289,9 @@ def theta_fix_section(db: dict) -> list[str]:
               "| cell | before (%) | after (%) |", "|---|---|---|"]
         for r in cells:
             L.append(f"| {'/'.join(r['cell'])} | {_pct(gb[tuple(r['cell'])]['test_accuracy'])} | {_pct(r['test_accuracy'])} |")
-    L += ["", "The per-seed tables above are after the fix. The cross-validation below was run before it",
-          "(it chose the presets' settings, which were not retuned).", ""]
+    L += ["", "The per-seed tables above are after the fix (stages `dc` and `grid` re-run; the records",
+          "from before were kept as they were in `docs/stdp_results.json`). The cross-validation below",
+          "was run before it (it chose the presets' settings, which were not retuned).", ""]
     return L
 
 

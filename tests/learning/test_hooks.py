@@ -70,7 +70,7 @@ def test_optimizer_groups_come_from_the_layers():
     groups = build_optimizer(m, cfg).param_groups
     assert [len(g["params"]) for g in groups] == [4, 2]  # two Linear (w, b) each; two scales
     assert groups[1]["lr"] == pytest.approx(0.05) and groups[1]["weight_decay"] == 0.0
-    assert hooks.optimizer_groups(m, 0.1, {"scale": 0.7})[1]["lr"] == 0.7
+    assert hooks.optimizer_groups(m, 0.1, {"scale": 0.7}.get)[1]["lr"] == 0.7
 
 
 def test_epoch_and_finalize_hooks_reach_every_layer():
@@ -91,6 +91,6 @@ def test_delayed_linear_announces_its_schedule_clamp_group_and_rounding():
         d.positions.fill_(9.0)
     hooks.after_step(d)
     assert float(d.positions.detach().max()) == 4.0
-    groups = hooks.optimizer_groups(nn.Sequential(d, nn.Linear(2, 2)), 0.01, {"delay": None})
+    groups = hooks.optimizer_groups(nn.Sequential(d, nn.Linear(2, 2)), 0.01, {"delay": None}.get)
     assert groups[1]["params"] == [d.positions] and groups[1]["lr"] == pytest.approx(0.1)
     assert hooks.finalize(d) == ["rounding"] and d.exact

@@ -22,6 +22,7 @@ it as ``test_accuracy_before_rounding``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
@@ -83,11 +84,12 @@ def extra_loss(model: nn.Module) -> torch.Tensor | None:
 
 
 def optimizer_groups(model: nn.Module, lr: float,
-                     overrides: dict[str, float | None] | None = None) -> list[dict[str, Any]]:
+                     lr_for: Callable[[str], float | None] | None = None) -> list[dict[str, Any]]:
     """Optimizer parameter groups: first every trainable parameter that no layer claims
     (``lr``), then one group per name the layers' ``parameter_groups()`` announce, with the
     parameters of every layer of that name in module order. A group's learning rate is
-    ``overrides[name]`` when set, else ``lr * lr_scale``."""
+    ``lr_for(name)`` when that gives a number (the trainer reads ``train.<name>_lr``), else
+    ``lr * lr_scale``."""
     named: dict[str, dict[str, Any]] = {}
     taken: set[int] = set()
     for groups in _call(model, "parameter_groups"):
@@ -103,7 +105,7 @@ def optimizer_groups(model: nn.Module, lr: float,
     out: list[dict[str, Any]] = [{"params": rest, "lr": lr}]
     for name, g in named.items():
         scale = g.pop("lr_scale", 1.0)
-        out.append({**g, "lr": (overrides or {}).get(name) or lr * scale})
+        out.append({**g, "lr": (lr_for(name) if lr_for else None) or lr * scale})
     return out
 
 

@@ -31,8 +31,9 @@ def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
 
 def build_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
     """Adam or AdamW from a :class:`~snnbench.experiments.config.TrainConfig`."""
-    # layers announce parameters with their own settings (e.g. delays, "delay" group)
-    groups = hooks.optimizer_groups(model, cfg.lr, {"delay": getattr(cfg, "delay_lr", None)})
+    # layers announce parameters with their own settings (e.g. delay positions, group
+    # "delay", whose learning rate is train.delay_lr when set)
+    groups = hooks.optimizer_groups(model, cfg.lr, lambda name: getattr(cfg, f"{name}_lr", None))
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
