@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from docsections import replace_section  # noqa: E402
 
-from snnbench.metrics import compute_run_metrics, format_efficiency_table  # noqa: E402
+from snnbench.experiments.run_metrics import compute_run_metrics, format_efficiency_table  # noqa: E402
 from snnbench.report import write_report  # noqa: E402
 
 

@@ -82,7 +82,8 @@ def folds_of(y, n_folds: int) -> list:
 def run_one(setting: str, fold: int, n_folds: int, neurons: int, epochs: int) -> dict:
     from stdp_speed import load_mnist5k
 
-    from snnbench.models.diehl_cook import DiehlCookConfig, diehl_cook_preset, run_diehl_cook
+    from snnbench.experiments.diehl_cook_config import DiehlCookConfig, diehl_cook_preset
+    from snnbench.experiments.stdp_runner import run_diehl_cook
 
     xtr, ytr, _, _ = load_mnist5k()  # the test part is not used
     f = folds_of(ytr, n_folds)

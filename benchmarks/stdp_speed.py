@@ -42,7 +42,8 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def measure(n_neurons: int, steps: int, samples: int, repeats: int, seed: int = 0) -> dict:
-    from snnbench.models.diehl_cook import DiehlCookConfig, init_state, respond, train_epoch
+    from snnbench.experiments.diehl_cook_config import DiehlCookConfig
+    from snnbench.models.diehl_cook import init_state, respond, train_epoch
 
     xtr, _, _, _ = load_mnist5k()
     cfg = DiehlCookConfig(n_neurons=n_neurons, presentation_ms=float(steps), dt=1.0,

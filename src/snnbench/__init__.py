@@ -4,4 +4,6 @@ Tensors are time-first, ``[T, B, ...]``. Every neuron, encoder and learning rule
 function (explicit state in, state out) with a thin ``torch.nn.Module`` wrapper.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__"]

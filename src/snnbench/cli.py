@@ -86,9 +86,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if lock.stale:
             print(f"Took over the lock of {lock.stale}, which is no longer running")
         print(f"Running {suite.name} -> {run_dir}")
+    from .report.stdp_plots import save_all  # STDP cells draw their plots through it
+
     try:
         table = execute_suite(suite, run_dir, progress=not args.no_progress,
-                              allow_config_change=args.allow_config_change, cache=cache)
+                              allow_config_change=args.allow_config_change, cache=cache, stdp_plot=save_all)
     except KeyboardInterrupt:
         lock.release()
         if args.resume is None and discard_if_untrained(run_dir, created):

@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from snnbench.metrics import compute_run_metrics
+from snnbench.experiments.run_metrics import compute_run_metrics
 from snnbench.report import write_report
 from snnbench.report.collect import RunInfo, SeedRun, energy_comparison, summary_rows
 

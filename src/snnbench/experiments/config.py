@@ -23,12 +23,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .._files import check_path_name
 
+from .errors import ConfigError
+
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
 SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot run; the message names the field and the fix."""
 
 
 def _path_name(v: str) -> str:
@@ -185,7 +185,7 @@ class SuiteConfig(_Strict):
         if self.kind == "stdp":
             if self.stdp is None:
                 raise ValueError("kind='stdp' needs an 'stdp' section")
-            from .stdp_runner import build_stdp_configs
+            from .diehl_cook_config import build_stdp_configs
 
             build_stdp_configs(self.stdp, self.seeds)  # every cell validated before any work
         return self

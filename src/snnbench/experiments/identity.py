@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..learning.trainer import build_optimizer, build_scheduler
 from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig
 

@@ -28,12 +28,13 @@ from typing import Any, Callable
 import torch
 
 from ..data import load_dataset
+from ..learning import hooks
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
 from ..models import build_model, count_parameters
-from ..synapses.delays import DelayedLinear, anneal_all, round_all_delays
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig
 from .identity import check_identity, config_section, identity, rebase_schedule
+from .stats import mean_std  # noqa: F401  (re-exported for the result scripts)
 from .run_folder import (  # noqa: F401  (prepare_run_dir, load_run_config: re-exported)
     CONFIG_FILE, check_run_folder, load_run_config, prepare_run_dir, read_final, seed_folder, validate_run_meta,
 )
@@ -165,11 +166,12 @@ def train_model_seed(
         if stop_after_epochs is not None and epoch >= stop_after_epochs:
             return RunResult(exp.name, data.info.name, m.name, m.type, seed, param_info["params"], float("nan"),
                              train_seconds, None, epoch, {"interrupted": True})
-        anneal_all(model, epoch, cfg.epochs)  # Gaussian delay kernels narrow over training
+        hooks.on_epoch_start(model, epoch, cfg.epochs)  # e.g. delay kernels narrow over training
         res = train_one_epoch(
             model, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
             progress=progress, desc=f"{exp.name}/{m.name} s{seed} ep {epoch + 1}/{cfg.epochs}",
         )
+        hooks.on_epoch_end(model, epoch, cfg.epochs)
         train_seconds += res.seconds
         row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": res.loss, "train_accuracy": res.accuracy,
                                "seconds": res.seconds, "lr": optimizer.param_groups[0]["lr"]}
@@ -194,16 +196,9 @@ def train_model_seed(
 
     if cfg.early_stopping and best_state is not None:
         model.load_state_dict(best_state)
-    has_delays = any(isinstance(mod, DelayedLinear) for mod in model.modules())
-    if has_delays:  # report accuracy with Gaussian kernels, then with exact integer delays
-        before = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
-                          trim=cfg.trim_padding)
-        round_all_delays(model)
-    test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
-                    trim=cfg.trim_padding, record_activity=True)
+    test, before = _final_test(model, data, cfg, seed, device)
     extra: dict[str, Any] = {k: v for k, v in param_info.items() if k != "params"}
-    if has_delays:
-        extra["test_accuracy_before_rounding"] = before["accuracy"]
+    extra.update(before)
     if "spike_rates" in test:
         extra["spike_rates"] = test["spike_rates"]
     extra["test_loss"] = test["loss"]
@@ -221,11 +216,18 @@ def train_model_seed(
     return result
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (std 0 for one seed, nan for none)."""
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+def _final_test(model: torch.nn.Module, data: Any, cfg: Any, seed: int,
+                device: torch.device) -> tuple[dict[str, Any], dict[str, float]]:
+    """Test of the trained model in the final form its layers take (``finalize`` hooks, e.g.
+    exact integer delays); returns it and ``{"test_accuracy_before_<change>": acc}``."""
+    before: dict[str, float] = {}
+    if hooks.has_hook(model, "finalize"):  # test before and after the layers' final form
+        acc = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                       trim=cfg.trim_padding)["accuracy"]
+        before = {f"test_accuracy_before_{change}": acc for change in hooks.finalize(model)}
+    test = evaluate(model, data.test, batch_size=cfg.eval_batch_size, seed=seed, device=device,
+                    trim=cfg.trim_padding, record_activity=True)
+    return test, before
 
 
 def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
@@ -337,6 +339,6 @@ def load_trained_model(run_dir: Path, experiment: str, model: str, seed: int) ->
     _, best = load_checkpoint(seed_folder(run_dir, exp.name, m.name, seed) / "checkpoint.safetensors", net)
     if exp.train.early_stopping and best is not None:
         net.load_state_dict(best)
-    round_all_delays(net)  # the reported test accuracy is the one with exact integer delays
+    hooks.finalize(net)  # the reported test accuracy is the one of the final form
     net.eval()
     return net, data

@@ -16,65 +16,28 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
+import torch
+
+from .._files import atomic_write_bytes
+from .._validation import check_int
+from ..learning.labels import assign_labels, predict
+from ..models.diehl_cook import DiehlCookState, as_inputs, encode_events, init_state, present, respond, train_epoch
 from .checkpoint import atomic_write_json, atomic_write_text
 from .config import ConfigError, SuiteConfig
-from .runner import mean_std
+from .diehl_cook_config import DiehlCookConfig, build_stdp_configs, cell_name
+from .stats import mean_std
 
-_SUITE_KEYS = ("mode", "dataset", "cells")
-_GRID_AXES = (("poisson", "bernoulli", "rank_order"), ("adaptive_lif", "lif", "if"), ("stdp", "weight_dependent", "hebbian"))
+__all__ = ["run_diehl_cook", "save_state", "run_stdp_suite", "build_stdp_configs", "cell_name",
+           "summarise_cells", "format_cells"]
 
-
-def cell_name(cfg: Any) -> str:
-    return f"{cfg.encoding}-{cfg.neuron}-{cfg.rule}-{cfg.n_neurons}n"
-
-
-def build_stdp_configs(section: dict[str, Any], seeds: list[int]) -> list[tuple[str, Any]]:
-    """Validated ``(cell name, DiehlCookConfig)`` for every cell and seed; raises
-    :class:`ConfigError` naming the field on any invalid value."""
-    from pydantic import ValidationError
-
-    from ..models.diehl_cook import DiehlCookConfig, diehl_cook_preset, grid_cell_config
-
-    mode = section.get("mode", "diehl_cook")
-    if mode not in ("diehl_cook", "grid"):
-        raise ConfigError(f"stdp.mode must be one of ['diehl_cook', 'grid'], got {mode!r}")
-    over = {k: v for k, v in section.items() if k not in _SUITE_KEYS}
-    unknown = sorted(set(over) - set(DiehlCookConfig.model_fields))
-    if unknown:
-        raise ConfigError(f"stdp: unknown fields {unknown}; allowed: {sorted(DiehlCookConfig.model_fields)} and {list(_SUITE_KEYS)}")
-    out: list[tuple[str, Any]] = []
-    try:
-        if mode == "diehl_cook":
-            base = {**diehl_cook_preset(int(over.get("n_neurons", 100))), **over}
-            for seed in seeds:
-                cfg = DiehlCookConfig(**{**base, "seed": seed})
-                out.append((cell_name(cfg), cfg))
-        else:
-            cells = section.get("cells", "all")
-            if cells == "all":
-                triples = [(e, n, r) for e in _GRID_AXES[0] for n in _GRID_AXES[1] for r in _GRID_AXES[2]]
-            else:
-                triples = []
-                for c in cells:
-                    parts = tuple(str(c).split("/"))
-                    if len(parts) != 3 or any(p not in axis for p, axis in zip(parts, _GRID_AXES)):
-                        raise ConfigError(
-                            f"stdp.cells: {c!r} must be 'encoding/neuron/rule' with encoding in {list(_GRID_AXES[0])}, "
-                            f"neuron in {list(_GRID_AXES[1])}, rule in {list(_GRID_AXES[2])}"
-                        )
-                    triples.append(parts)
-            for e, n, r in triples:
-                for seed in seeds:
-                    cfg = grid_cell_config(e, n, r, **{**over, "seed": seed})
-                    out.append((cell_name(cfg), cfg))
-    except ValidationError as err:
-        lines = [f"  stdp.{'.'.join(str(p) for p in e['loc']) or '(cell)'}: {e['msg']}" for e in err.errors()]
-        raise ConfigError("invalid STDP configuration:\n" + "\n".join(lines)) from None
-    return out
-
+#: Draws a run's plots: ``plot(run_dir, weights [n_inputs, N], labels, raster [T, N], ptr,
+#: idx, dt, num_classes)``; :func:`snnbench.report.stdp_plots.save_all` is one.
+PlotFn = Callable[..., Any]
 
 def _load_images(dataset: str, seed: int):
     from ..data import load_dataset
@@ -115,10 +78,10 @@ def format_cells(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_stdp_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True) -> str:
-    """Run every cell x seed into ``run_dir``; return the printed results table."""
-    from ..models.diehl_cook import run_diehl_cook
-
+def run_stdp_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True,
+                   plot: PlotFn | None = None) -> str:
+    """Run every cell x seed into ``run_dir`` (``plot`` draws each cell's plots); return
+    the printed results table."""
     section = dict(suite.stdp or {})
     configs = build_stdp_configs(section, suite.seeds)
     dataset = section.get("dataset", "mnist5k")
@@ -134,10 +97,123 @@ def run_stdp_suite(suite: SuiteConfig, run_dir: Path, *, progress: bool = True) 
         if cfg.seed not in data_cache:
             data_cache[cfg.seed] = _load_images(dataset, cfg.seed)
         xtr, ytr, xte, yte, k = data_cache[cfg.seed]
-        metrics = run_diehl_cook(cfg, xtr, ytr, xte, yte, run_dir=folder, progress=progress, num_classes=k)
+        metrics = run_diehl_cook(cfg, xtr, ytr, xte, yte, run_dir=folder, progress=progress, num_classes=k,
+                                 plot=plot)
         results.append((name, metrics))
     rows = summarise_cells(results)
     atomic_write_json(run_dir / "results.json", {"suite": suite.name, "kind": "stdp", "rows": rows})
     table = format_cells(rows)
     atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{table}\n")
     return table
+
+
+def save_state(state: DiehlCookState, labels: np.ndarray | None, path: Path) -> None:
+    """safetensors: ``weights`` [n_neurons, n_inputs] (nn.Linear layout), ``theta``, ``labels``."""
+    from safetensors.torch import save
+
+    tensors = {
+        "weights": torch.from_numpy(np.ascontiguousarray(state.weights.T)).float(),
+        "theta": torch.from_numpy(state.theta.copy()).float(),
+    }
+    if labels is not None:
+        tensors["labels"] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    atomic_write_bytes(Path(path), save(tensors))
+
+
+def _labels_of(y: Any, n: int, name: str) -> np.ndarray:
+    y = np.asarray(torch.as_tensor(y).cpu().numpy(), dtype=np.int64).reshape(-1)
+    if y.shape[0] != n:
+        raise ValueError(f"{name} must have one label per sample, got {y.shape[0]} for {n}")
+    return y
+
+
+def _epoch(cfg: DiehlCookConfig, ep: int, state: DiehlCookState, data: tuple, K: int,
+           g: torch.Generator, metrics: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Train one epoch, assign labels, test; appends to ``metrics``; returns (labels,
+    the training responses the labels came from)."""
+    Xtr, ytr, Xte, yte = data
+    f = cfg.nu_decay**ep
+    tr = train_epoch(cfg.model_copy(update={"nu_pre": cfg.nu_pre * f, "nu_post": cfg.nu_post * f}),
+                     state, Xtr, g)
+    metrics["train_samples_per_s"].append(Xtr.shape[0] / tr["seconds"])
+    metrics["repeats_mean"].append(float(tr["repeats"].mean()))
+    if cfg.assign_from == "train_online":
+        train_counts, eval_secs, n_eval = tr["counts"], 0.0, 0
+    else:
+        rtr = respond(cfg, state, Xtr, g)
+        train_counts, eval_secs, n_eval = rtr["counts"], rtr["seconds"], Xtr.shape[0]
+    labels = assign_labels(train_counts, ytr, K)
+    rte = respond(cfg, state, Xte, g)
+    metrics["test_accuracy_per_epoch"].append(float((predict(rte["counts"], labels, K) == yte).mean()))
+    metrics["train_accuracy_per_epoch"].append(float((predict(train_counts, labels, K) == ytr).mean()))
+    metrics["eval_samples_per_s"].append((n_eval + Xte.shape[0]) / (eval_secs + rte["seconds"]))
+    return labels, train_counts
+
+
+def _write_run(run_dir: Path, cfg: DiehlCookConfig, state: DiehlCookState, labels: np.ndarray,
+               x_example: np.ndarray, K: int, metrics: dict[str, Any], plot: PlotFn | None) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run_dir / "config.json", json.dumps(cfg.model_dump(), indent=2).encode())
+    save_state(state, labels, run_dir / "weights.safetensors")
+    if plot is not None:
+        ptr, idx = encode_events(cfg, x_example, seed=cfg.seed)
+        frozen = DiehlCookState(weights=state.weights.copy(), theta=state.theta.copy())
+        _, raster = present(cfg, frozen, ptr, idx, learn=False, record=True)
+        plot(run_dir, state.weights, labels, raster, ptr, idx, cfg.dt, K)
+        metrics["plots"] = sorted(p.name for p in run_dir.glob("*.png"))
+    atomic_write_bytes(run_dir / "metrics.json", json.dumps(metrics, indent=2).encode())
+
+
+def run_diehl_cook(
+    cfg: DiehlCookConfig,
+    x_train: torch.Tensor | np.ndarray,
+    y_train: torch.Tensor | np.ndarray,
+    x_test: torch.Tensor | np.ndarray,
+    y_test: torch.Tensor | np.ndarray,
+    run_dir: Path | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    plot: PlotFn | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg.epochs`` epochs online, assign labels and test after each epoch.
+
+    Returns metrics: ``test_accuracy_per_epoch``, ``train_accuracy_per_epoch`` (assigned
+    labels on the training responses), ``test_accuracy`` (last epoch), ``train_samples_per_s``
+    (per epoch, online learning, one sample at a time), ``eval_samples_per_s``,
+    ``silent_neurons`` (never fired on the training set at the end), ``repeats_mean``,
+    ``seconds``. With ``run_dir`` it writes ``config.json``, ``metrics.json``,
+    ``weights.safetensors`` and, with ``plot`` (e.g. :func:`snnbench.report.stdp_plots.save_all`),
+    the plots of the run.
+    """
+    t_start = time.perf_counter()
+    Xtr = as_inputs("x_train", x_train, cfg.n_inputs)
+    Xte = as_inputs("x_test", x_test, cfg.n_inputs)
+    ytr = _labels_of(y_train, Xtr.shape[0], "y_train")
+    yte = _labels_of(y_test, Xte.shape[0], "y_test")
+    K = int(num_classes or max(ytr.max(), yte.max()) + 1)
+    check_int("num_classes", K, minimum=2)
+    g = torch.Generator().manual_seed(cfg.seed)
+    state = init_state(cfg, g)
+    metrics: dict[str, Any] = {"config": cfg.model_dump()} | {
+        k: [] for k in ("test_accuracy_per_epoch", "train_accuracy_per_epoch", "train_samples_per_s",
+                        "eval_samples_per_s", "repeats_mean")}
+    for ep in range(cfg.epochs):
+        labels, train_counts = _epoch(cfg, ep, state, (Xtr, ytr, Xte, yte), K, g, metrics)
+        if progress:
+            print(
+                f"[diehl-cook {cfg.n_neurons}n {cfg.encoding}/{cfg.neuron}/{cfg.rule} seed {cfg.seed}] "
+                f"epoch {ep + 1}/{cfg.epochs}: test {metrics['test_accuracy_per_epoch'][-1]:.4f} "
+                f"train {metrics['train_accuracy_per_epoch'][-1]:.4f} "
+                f"train {metrics['train_samples_per_s'][-1]:.0f} samples/s "
+                f"repeats {metrics['repeats_mean'][-1]:.2f} theta {state.theta.mean():.2f} mV",
+                flush=True,
+            )
+    metrics["test_accuracy"] = metrics["test_accuracy_per_epoch"][-1]
+    metrics["silent_neurons"] = int((train_counts.sum(0) == 0).sum())
+    metrics["labels_histogram"] = np.bincount(labels[labels >= 0], minlength=K).tolist()
+    metrics["seconds"] = time.perf_counter() - t_start
+    if run_dir is not None:
+        _write_run(Path(run_dir), cfg, state, labels, Xte[0], K, metrics, plot)
+    metrics["state"] = state
+    metrics["labels"] = labels
+    return metrics

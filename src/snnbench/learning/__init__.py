@@ -1,9 +1,13 @@
-"""Learning: STDP-family rules (:mod:`snnbench.learning.stdp`) and the surrogate-gradient
-trainer (:mod:`snnbench.learning.trainer`)."""
+"""Learning: STDP-family rules (:mod:`snnbench.learning.stdp`; their online event backend
+:mod:`snnbench.learning.stdp_online`), label assignment (:mod:`snnbench.learning.labels`),
+layer hooks (:mod:`snnbench.learning.hooks`) and the surrogate-gradient trainer
+(:mod:`snnbench.learning.trainer`)."""
 
+from .labels import assign_labels, predict
 from .stdp import (
     RULES,
     STDP,
+    Rule,
     STDPParams,
     STDPState,
     apply_update,
@@ -23,6 +27,9 @@ from .stdp import (
 __all__ = [
     "RULES",
     "STDP",
+    "Rule",
+    "assign_labels",
+    "predict",
     "STDPParams",
     "STDPState",
     "apply_update",

@@ -16,6 +16,18 @@ For a linear connection with weight ``W`` [out, in] (batch summed)::
     rule="weight_dependent":  dW = pot * (wmax - W) - dep * (W - wmin)   (soft bounds)
     rule="hebbian":           dW = pot + dep                             (never depresses)
 
+Triplet potentiation (``tau_post2`` set; the form of Diehl & Cook's published code): each
+post spike's potentiation is scaled by a second, slower post trace ``x_post2`` read just
+before that spike, ``pot = nu_post * (s_post * x_post2_before)^T x_pre``, so a neuron's
+first spike after a silence barely potentiates.
+
+A rule is any object with ``check()``, ``init_state(pre_spikes, post_spikes, dtype)``,
+``step(weight, pre_spikes, post_spikes, state, conv) -> (dW, state)`` and ``wmin``/``wmax``
+(:class:`Rule`); :class:`STDPParams` is one. :func:`stdp_sequence` and :class:`STDP` run
+any rule, so a new one (e.g. reward-modulated STDP: an eligibility trace in the state, dW
+= reward x eligibility) is a new class and nothing else changes. The online event backend
+of the same equations is :mod:`snnbench.learning.stdp_online`.
+
 Convolutions use the same equations on unfolded patches (``F.unfold``): every output
 position is a post neuron sharing the kernel, so the update is summed over positions.
 An update can be applied in place (online STDP, clipped to ``[wmin, wmax]``) or written
@@ -27,7 +39,7 @@ neuron of the label is forced to fire.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +49,7 @@ from .._validation import check_choice, check_int, check_positive, check_tensor
 
 __all__ = [
     "RULES",
+    "Rule",
     "STDPParams",
     "STDPState",
     "check_stdp_params",
@@ -71,13 +84,41 @@ class STDPParams(NamedTuple):
     wmax: float = 1.0
     rule: str = "stdp"
     trace_mode: str = "add"
+    tau_post2: float | None = None  # ms; set = triplet potentiation (see the module doc)
+
+    def check(self) -> STDPParams:
+        return check_stdp_params(self)
+
+    def init_state(self, pre_spikes: torch.Tensor, post_spikes: torch.Tensor, dtype: torch.dtype) -> STDPState:
+        return STDPState(torch.zeros_like(pre_spikes, dtype=dtype), torch.zeros_like(post_spikes, dtype=dtype),
+                         torch.zeros_like(post_spikes, dtype=dtype) if self.tau_post2 is not None else None)
+
+    def step(self, weight: torch.Tensor, pre_spikes: torch.Tensor, post_spikes: torch.Tensor,
+             state: STDPState | None, conv: dict | None = None) -> tuple[torch.Tensor, STDPState]:
+        return stdp_step(weight, pre_spikes, post_spikes, state, self, conv)
 
 
 class STDPState(NamedTuple):
-    """Pre traces (shaped like the pre spikes) and post traces (like the post spikes)."""
+    """Pre traces (shaped like the pre spikes), post traces (like the post spikes) and,
+    for triplet rules, the slow post traces."""
 
     pre: torch.Tensor
     post: torch.Tensor
+    post2: torch.Tensor | None = None
+
+
+class Rule(Protocol):
+    """What :func:`stdp_sequence` and :class:`STDP` need of a plasticity rule."""
+
+    wmin: float
+    wmax: float
+
+    def check(self) -> Any: ...
+
+    def init_state(self, pre_spikes: torch.Tensor, post_spikes: torch.Tensor, dtype: torch.dtype) -> Any: ...
+
+    def step(self, weight: torch.Tensor, pre_spikes: torch.Tensor, post_spikes: torch.Tensor,
+             state: Any, conv: dict | None = None) -> tuple[torch.Tensor, Any]: ...
 
 
 def check_stdp_params(p: STDPParams) -> STDPParams:
@@ -97,6 +138,8 @@ def check_stdp_params(p: STDPParams) -> STDPParams:
         )
     check_choice("rule", p.rule, RULES)
     check_choice("trace_mode", p.trace_mode, TRACE_MODES)
+    if p.tau_post2 is not None:
+        check_positive("tau_post2", p.tau_post2)
     return p
 
 
@@ -149,11 +192,13 @@ def stdp_delta(
     pre_trace: torch.Tensor,
     post_trace: torch.Tensor,
     p: STDPParams,
+    post_gate: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Weight change of a linear connection ``W`` [out, in] for one step (batch summed).
 
     Spikes and traces are ``[B, in]`` / ``[B, out]`` (or unbatched ``[in]`` / ``[out]``);
-    traces must already include this step's spikes (see :func:`trace_step`).
+    traces must already include this step's spikes (see :func:`trace_step`). ``post_gate``
+    (shaped like the post spikes) scales each post spike's potentiation (triplet rules).
     """
     check_tensor("weight", weight, ndim=2)
     s_pre = _as_batch("pre_spikes", pre_spikes, 2)
@@ -172,6 +217,8 @@ def stdp_delta(
             f"{tuple(weight.shape)}), got {tuple(s_post.shape)} and {tuple(x_post.shape)}"
         )
     dt_ = weight.dtype
+    if post_gate is not None:
+        s_post = s_post * _as_batch("post_gate", post_gate, 2)
     pot = p.nu_post * (s_post.to(dt_).T @ x_pre.to(dt_))
     dep = p.nu_pre * (x_post.to(dt_).T @ s_pre.to(dt_))
     return _combine(pot, dep, weight, p)
@@ -188,6 +235,7 @@ def stdp_delta_conv(
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] = 0,
     dilation: int | tuple[int, int] = 1,
+    post_gate: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Weight change of a Conv2d kernel ``W`` [C_out, C_in, kh, kw] for one step.
 
@@ -201,6 +249,8 @@ def stdp_delta_conv(
     x_pre = _as_batch("pre_trace", pre_trace, 4)
     s_post = _as_batch("post_spikes", post_spikes, 4)
     x_post = _as_batch("post_trace", post_trace, 4)
+    if post_gate is not None:
+        s_post = s_post * _as_batch("post_gate", post_gate, 4)
     if s_pre.shape[1] != c_in or s_post.shape[1] != c_out:
         raise ValueError(
             f"pre_spikes must have {c_in} channels and post_spikes {c_out} (weight "
@@ -223,10 +273,10 @@ def stdp_delta_conv(
     return _combine(pot, dep, weight, p)
 
 
-def _delta(weight, s_pre, s_post, x_pre, x_post, p, conv):
+def _delta(weight, s_pre, s_post, x_pre, x_post, p, conv, gate=None):
     if conv is None:
-        return stdp_delta(weight, s_pre, s_post, x_pre, x_post, p)
-    return stdp_delta_conv(weight, s_pre, s_post, x_pre, x_post, p, **conv)
+        return stdp_delta(weight, s_pre, s_post, x_pre, x_post, p, gate)
+    return stdp_delta_conv(weight, s_pre, s_post, x_pre, x_post, p, **conv, post_gate=gate)
 
 
 def stdp_step(
@@ -237,17 +287,22 @@ def stdp_step(
     p: STDPParams,
     conv: dict | None = None,
 ) -> tuple[torch.Tensor, STDPState]:
-    """Advance both traces by one step and return ``(dW, new_state)``.
+    """Advance the traces by one step and return ``(dW, new_state)``.
 
     ``conv`` (``dict(stride=, padding=, dilation=)``) selects the convolutional form.
     """
     if state is None:
-        state = STDPState(torch.zeros_like(pre_spikes, dtype=weight.dtype),
-                          torch.zeros_like(post_spikes, dtype=weight.dtype))
+        state = p.init_state(pre_spikes, post_spikes, weight.dtype)
+    s_post = post_spikes.to(weight.dtype)
     x_pre = trace_step(state.pre, pre_spikes.to(weight.dtype), p.tau_pre, p.dt, p.trace_mode)
-    x_post = trace_step(state.post, post_spikes.to(weight.dtype), p.tau_post, p.dt, p.trace_mode)
-    dw = _delta(weight, pre_spikes, post_spikes, x_pre, x_post, p, conv)
-    return dw, STDPState(x_pre, x_post)
+    x_post = trace_step(state.post, s_post, p.tau_post, p.dt, p.trace_mode)
+    gate, x_post2 = None, None
+    if p.tau_post2 is not None:  # triplet: the slow trace just before this step's spikes
+        post2 = torch.zeros_like(s_post) if state.post2 is None else state.post2
+        gate = post2 * math.exp(-p.dt / p.tau_post2)
+        x_post2 = trace_step(post2, s_post, p.tau_post2, p.dt, p.trace_mode)
+    dw = _delta(weight, pre_spikes, post_spikes, x_pre, x_post, p, conv, gate)
+    return dw, STDPState(x_pre, x_post, x_post2)
 
 
 def clamp_weights(weight: torch.Tensor, p: STDPParams) -> torch.Tensor:
@@ -278,13 +333,13 @@ def stdp_sequence(
     weight: torch.Tensor,
     pre_seq: torch.Tensor,
     post_seq: torch.Tensor,
-    p: STDPParams,
-    state: STDPState | None = None,
+    p: Rule,
+    state: Any = None,
     *,
     online: bool = True,
     conv: dict | None = None,
-) -> tuple[torch.Tensor, STDPState]:
-    """Run the rule over ``[T, B, ...]`` spike trains.
+) -> tuple[torch.Tensor, Any]:
+    """Run a rule (e.g. :class:`STDPParams`) over ``[T, B, ...]`` spike trains.
 
     ``online=True`` applies and clips every step's update in place (the published rule)
     and returns the total change; ``online=False`` leaves ``weight`` untouched and returns
@@ -296,12 +351,12 @@ def stdp_sequence(
         raise ValueError(
             f"pre_seq and post_seq must have the same number of steps, got {pre_seq.shape[0]} and {post_seq.shape[0]}"
         )
-    check_stdp_params(p)
+    p.check()
     w0 = weight.detach().clone()
     total = torch.zeros_like(w0)
     with torch.no_grad():  # a learning rule, not a differentiable op: keep no graph
         for s_pre, s_post in zip(pre_seq.unbind(0), post_seq.unbind(0)):
-            dw, state = stdp_step(weight.detach() if online else w0, s_pre, s_post, state, p, conv)
+            dw, state = p.step(weight.detach() if online else w0, s_pre, s_post, state, conv)
             if online:
                 apply_update(weight, dw, p, "inplace")
             else:
@@ -365,7 +420,8 @@ def teacher_force(post_spikes: torch.Tensor, teacher: torch.Tensor, *, suppress_
 
 
 class STDP(nn.Module):
-    """Learn the weight of an ``nn.Linear`` or ``nn.Conv2d`` with an STDP-family rule.
+    """Learn the weight of an ``nn.Linear`` or ``nn.Conv2d`` with an STDP-family rule
+    (``params``: :class:`STDPParams` or any :class:`Rule`).
 
     ``forward(pre_seq, post_seq, state=None, teacher=None) -> state`` applies the rule over
     ``[T, B, ...]`` spike trains of that connection's input and output (``teacher``, same
@@ -377,7 +433,7 @@ class STDP(nn.Module):
     def __init__(
         self,
         connection: nn.Linear | nn.Conv2d,
-        params: STDPParams = STDPParams(),
+        params: Rule = STDPParams(),
         *,
         mode: str = "inplace",
         normalize_to: float | None = None,
@@ -386,7 +442,8 @@ class STDP(nn.Module):
         if not isinstance(connection, (nn.Linear, nn.Conv2d)):
             raise ValueError(f"connection must be nn.Linear or nn.Conv2d, got {type(connection).__name__}")
         self.connection = connection
-        self.params = check_stdp_params(params)
+        self.params = params
+        params.check()
         self.mode = check_choice("mode", mode, ("inplace", "grad"))
         self.normalize_to = None if normalize_to is None else check_positive("normalize_to", normalize_to)
 
@@ -402,9 +459,9 @@ class STDP(nn.Module):
         self,
         pre_seq: torch.Tensor,
         post_seq: torch.Tensor,
-        state: STDPState | None = None,
+        state: Any = None,
         teacher: torch.Tensor | None = None,
-    ) -> STDPState:
+    ) -> Any:
         if teacher is not None:
             post_seq = teacher_force(post_seq, teacher)
         dw, state = stdp_sequence(

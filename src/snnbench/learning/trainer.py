@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data.batching import iterate_batches
-from ..metrics._layers import extra_steps_of, padded_length_of
-from ..metrics.spike_rate import masked_sum_count
-from ..synapses.delays import clamp_all_positions, split_delay_parameters
+from .._steps import extra_steps_of, masked_sum_count, padded_length_of
+from . import hooks
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -32,11 +31,9 @@ def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
 
 def build_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
     """Adam or AdamW from a :class:`~snnbench.experiments.config.TrainConfig`."""
-    delays, others = split_delay_parameters(model)
-    others = [p for p in others if p.requires_grad]
-    groups: list[dict[str, Any]] = [{"params": others, "lr": cfg.lr}]
-    if delays:
-        groups.append({"params": delays, "lr": cfg.delay_lr or cfg.lr * 10, "weight_decay": 0.0})
+    # layers announce parameters with their own settings (e.g. delay positions, group
+    # "delay", whose learning rate is train.delay_lr when set)
+    groups = hooks.optimizer_groups(model, cfg.lr, lambda name: getattr(cfg, f"{name}_lr", None))
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -89,6 +86,9 @@ def train_one_epoch(
         lengths = lengths.to(device) if lengths is not None else None
         logits = model(x, lengths=lengths, generator=encode_gen)
         loss = F.cross_entropy(logits, y)
+        extra = hooks.extra_loss(model)
+        if extra is not None:
+            loss = loss + extra
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss.item()} at epoch {epoch + 1}; lower train.lr "
@@ -99,7 +99,7 @@ def train_one_epoch(
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        clamp_all_positions(model)  # learned delays stay inside [0, max_delay - 1]
+        hooks.after_step(model)  # e.g. learned delays stay inside [0, max_delay - 1]
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(y)
@@ -116,7 +116,7 @@ def _layer_spike_rates(
     extra_steps: int,
 ) -> dict[str, tuple[float, int]]:
     """Per layer: (sum of spikes over valid steps, number of neuron-steps counted); valid
-    steps as in :func:`snnbench.metrics._layers.valid_step_mask` (sub-steps per series step
+    steps as in :func:`snnbench._steps.valid_step_mask` (sub-steps per series step
     and frames the model appends after the input belong to the sample, padding does not)."""
     out: dict[str, tuple[float, int]] = {}
     for name, rec in activity.items():

@@ -1,7 +1,8 @@
 """Efficiency metrics with NeuroBench names: static (parameter count, footprint,
 connection sparsity) and workload (accuracy, spike rate, activation sparsity, synaptic
 operations dense / effective MACs / effective ACs, neuron state updates), and an energy
-estimate from operation counts.
+estimate from operation counts. Metrics of whole run folders:
+:mod:`snnbench.experiments.run_metrics`.
 """
 
 from .activation_sparsity import activation_counts, activation_sparsity
@@ -11,7 +12,6 @@ from .energy import EnergyModel, estimate_energy
 from .footprint import footprint
 from .neuron_updates import neuron_state_updates
 from .parameter_count import parameter_count
-from .run_metrics import METRICS_FILE, compute_run_metrics, format_efficiency_table, measure_run
 from .spike_rate import spike_counts, spike_rates
 from .static import static_metrics
 from .synaptic_operations import SynOps, layer_synaptic_operations, synaptic_operations
@@ -19,19 +19,15 @@ from .workload import WorkloadAccumulator, measure_workload
 
 __all__ = [
     "EnergyModel",
-    "METRICS_FILE",
     "SynOps",
     "WorkloadAccumulator",
     "activation_counts",
     "activation_sparsity",
     "classification_accuracy",
-    "compute_run_metrics",
     "connection_sparsity",
     "estimate_energy",
     "footprint",
-    "format_efficiency_table",
     "layer_synaptic_operations",
-    "measure_run",
     "measure_workload",
     "neuron_state_updates",
     "parameter_count",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ._layers import valid_step_mask
+from .._steps import masked_sum_count
 
 
 def spiking_layer_names(model: nn.Module, activity: dict[str, dict[str, Tensor]]) -> list[str]:
@@ -18,19 +18,6 @@ def spiking_layer_names(model: nn.Module, activity: dict[str, dict[str, Tensor]]
     if names is not None and not callable(names):
         return [n for n in names if n in activity and "spikes" in activity[n]]
     return [n for n, rec in activity.items() if "spikes" in rec]
-
-
-def masked_sum_count(
-    x: Tensor, lengths: Tensor | None, padded_length: int | None, extra_steps: int = 0
-) -> tuple[float, float, int]:
-    """(sum, number of nonzero, number of elements) of time-first ``x`` over its valid steps."""
-    mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length, extra_steps)
-    xf = x.detach().double()
-    if mask is None:
-        return float(xf.sum()), float((xf != 0).sum()), x.numel()
-    m = mask.to(x.device).reshape(mask.shape + (1,) * (x.ndim - 2)).double()
-    per = x[0, 0].numel()
-    return float((xf * m).sum()), float(((xf != 0) * m).sum()), int(mask.sum()) * per
 
 
 def spike_counts(

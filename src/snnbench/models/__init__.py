@@ -9,7 +9,8 @@ from .builder import MODEL_TYPES, build_model
 from .delay_snn import DelaySNN
 from .matching import count_parameters, match_baseline
 from .readout import get_masked_readout, lengths_to_mask
-from .snn import ConvSNN, FeedForwardSNN, LeakyIntegrator, RecurrentSNN, SpikingClassifier
+from .components import LeakyIntegrator
+from .snn import ConvSNN, FeedForwardSNN, RecurrentSNN, SpikingClassifier
 
 __all__ = [
     "CNN",

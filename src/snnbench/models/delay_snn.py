@@ -19,7 +19,7 @@ e.g. ``dt`` ms),
 
 ``g`` a normalised Gaussian of width ``sigma`` (steps) centred on ``d``; sigma is annealed
 from ``sigma_init`` to ``sigma_final`` over the epochs (the experiment runner calls
-``anneal_all`` at each epoch start), and after training ``round_all_delays`` switches to
+its ``on_epoch_start`` hook at each epoch start), and after training its ``finalize`` hook switches to
 exact integer delays. The neurons are the builders' (``lif`` by default):
 :math:`h_t = \beta v_{t-1} + I_t`, spike when :math:`h_t \ge \vartheta`, soft reset.
 
@@ -46,7 +46,8 @@ from torch import Tensor, nn
 from .._validation import check_int
 from ..synapses.delays import DelayedLinear
 from .ann import _widths
-from .snn import SpikingClassifier, make_neuron
+from .components import make_neuron
+from .snn import SpikingClassifier
 
 __all__ = ["DelaySNN"]
 

@@ -40,92 +40,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_range, check_tensor
+from .._validation import check_choice, check_int, check_tensor
 from ..synapses.event_linear import EventLinear
+from ..neurons import RecurrentLIF
 from .ann import _conv_stack, _kernel_list, _shape, _widths
+from .components import NEURONS, LeakyIntegrator, fold, make_neuron, resolve_output_beta
 from .readout import MEMBRANE_READOUTS, READOUTS, get_masked_readout, lengths_to_mask
 
-# neuron names accepted by the builders -> class names in snnbench.neurons
-NEURONS: dict[str, str] = {
-    "lif": "LIF",
-    "if": "IF",
-    "alif": "AdaptiveLIF",
-    "adaptive_lif": "AdaptiveLIF",
-    "izhikevich": "Izhikevich",
-}
 SERIES_ENCODERS = ("direct", "delta", "population")
 STATIC_ENCODERS = ("poisson", "bernoulli", "latency", "rank_order", "population", "direct")
-
-
-def make_neuron(name: str, shape: Sequence[int], kwargs: dict[str, Any] | None = None) -> nn.Module:
-    """Neuron module of ``snnbench.neurons`` by name, for a layer of ``shape`` neurons."""
-    check_choice("neuron", name, tuple(NEURONS))
-    cls = _neuron_class(NEURONS[name])
-    if cls is None:
-        raise ValueError(
-            f"neuron={name!r} needs snnbench.neurons.{NEURONS[name]}, which this install lacks"
-        )
-    try:
-        return cls(tuple(shape), **dict(kwargs or {}))
-    except TypeError as err:  # a misspelt or foreign option: say which neuron refused it
-        raise ValueError(f"bad neuron_kwargs for neuron={name!r} ({cls.__name__}): {err}") from None
-
-
-def _neuron_class(cls_name: str) -> type[nn.Module] | None:
-    """Look a neuron class up in ``snnbench.neurons`` (or the submodule defining it)."""
-    import importlib
-
-    for mod in ("snnbench.neurons", "snnbench.neurons.modules", "snnbench.neurons.recurrent"):
-        try:
-            cls = getattr(importlib.import_module(mod), cls_name, None)
-        except ImportError:
-            cls = None
-        if cls is not None:
-            return cls
-    return None
-
-
-def fold(layer: Callable[[Tensor], Tensor], x_seq: Tensor) -> Tensor:
-    """Run a per-sample layer on all steps in one call: ``[T, B, ...]`` is folded to
-    ``[T*B, ...]``, and the result unfolded back to ``[T, B, ...]``."""
-    t, b = x_seq.shape[:2]
-    y = layer(x_seq.reshape(t * b, *x_seq.shape[2:]))
-    return y.reshape(t, b, *y.shape[1:])
-
-
-class LeakyIntegrator(nn.Module):
-    r"""Non-spiking output neurons: :math:`v_t = \beta v_{t-1} + x_t`, :math:`v_0 = 0`.
-
-    ``beta = exp(-dt / tau_mem)`` (ms). Returns the membrane ``[T, B, ...]`` (with gradient)
-    and the final state ``v_T``.
-    """
-
-    def __init__(self, beta: float = 0.9) -> None:
-        super().__init__()
-        self.beta = check_range("output_beta", beta, 0.0, 1.0)
-
-    def forward(self, x_seq: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        v = torch.zeros_like(x_seq[0]) if state is None else state
-        out = []
-        for x in x_seq.unbind(0):  # unbind keeps backward linear in T
-            v = self.beta * v + x
-            out.append(v)
-        return torch.stack(out), v
-
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}"
-
-
-def _output_beta(neuron_kwargs: dict[str, Any], output_beta: float | None) -> float:
-    """The integrator's decay: explicit, else the hidden neurons' beta / tau_mem, else 0.9."""
-    if output_beta is not None:
-        return output_beta
-    beta = neuron_kwargs.get("beta")
-    if isinstance(beta, (int, float)) and not isinstance(beta, bool):
-        return float(beta)
-    if "tau_mem" in neuron_kwargs:
-        return math.exp(-float(neuron_kwargs.get("dt", 1.0)) / float(neuron_kwargs["tau_mem"]))
-    return 0.9
 
 
 class SpikingClassifier(nn.Module):
@@ -167,7 +90,7 @@ class SpikingClassifier(nn.Module):
             self.num_steps = self.input_shape[0]
         else:
             self.num_steps = check_int("num_steps", num_steps)
-        self.output_beta = _output_beta(self.neuron_kwargs, output_beta)
+        self.output_beta = resolve_output_beta(self.neuron_kwargs, output_beta)
         self.encoder = self._make_encoder()
         # the direct code repeats a static sample T times: the first synapse need run once
         self.constant_input = self.encoder_name == "direct" and not self.is_series
@@ -511,14 +434,9 @@ class RecurrentSNN(SpikingClassifier):
             output_beta=output_beta,
         )
         self.hidden = _widths("hidden", hidden, allow_empty=False)
-        rlif = _neuron_class("RecurrentLIF")
-        if rlif is None:
-            raise ValueError(
-                "RecurrentSNN needs snnbench.neurons.RecurrentLIF, which this install lacks"
-            )
         sizes = [math.prod(self.encoded_shape), *self.hidden]
         self.recs = nn.ModuleList(
-            rlif(a, b, **self.neuron_kwargs) for a, b in zip(sizes, sizes[1:])
+            RecurrentLIF(a, b, **self.neuron_kwargs) for a, b in zip(sizes, sizes[1:])
         )
         self.out = nn.Linear(sizes[-1], self.num_classes)
         self.out_neurons = self._output_neurons(self.num_classes)

@@ -262,7 +262,7 @@ def write_report(
     """Write ``out`` (HTML, self-contained) and ``out.with_suffix('.md')`` for the run folders;
     return ``out``. Missing efficiency metrics are computed first unless ``compute_metrics``
     is False."""
-    from ..metrics.run_metrics import compute_run_metrics
+    from ..experiments.run_metrics import compute_run_metrics
 
     check_energy_model(energy)
     run_dirs = [Path(d) for d in run_dirs]

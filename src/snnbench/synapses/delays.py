@@ -421,6 +421,26 @@ class DelayedLinear(nn.Module):
         self.sigma.fill_(0.0)
         return self.positions.long()
 
+    # -- layer hooks (called by the trainer and runner, see snnbench.learning.hooks) --------
+    def on_epoch_start(self, epoch: int, num_epochs: int) -> float:
+        """Gaussian delay kernels narrow over training (:meth:`anneal`)."""
+        return self.anneal(epoch, num_epochs)
+
+    def after_step(self) -> None:
+        """Learned delays stay inside ``[0, max_delay - 1]``."""
+        self.clamp_positions()
+
+    def parameter_groups(self) -> list[dict]:
+        """Delay positions learn in their own group ``"delay"`` (10x the learning rate unless
+        ``train.delay_lr`` is set, no weight decay)."""
+        return [{"name": "delay", "params": list(self.delay_parameters()), "lr_scale": 10.0,
+                 "weight_decay": 0.0}]
+
+    def finalize(self) -> str:
+        """The deployed layer has exact integer delays (:meth:`round_delays`)."""
+        self.round_delays()
+        return "rounding"
+
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -17,9 +17,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .energy import EnergyModel, check_energy_model
-from .static import static_metrics
-from .workload import measure_workload
+from ..learning.trainer import epoch_generator
+from ..metrics.energy import EnergyModel, check_energy_model
+from ..metrics.static import static_metrics
+from ..metrics.workload import measure_workload
+from .checkpoint import atomic_write_json
+from .runner import load_run_config, load_trained_model
 
 log = logging.getLogger("snnbench")
 
@@ -49,8 +52,6 @@ def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 def finished_runs(run_dir: Path) -> list[tuple[str, str, int, Path]]:
     """``(experiment, model, seed, folder)`` of every run with a ``final.json``, in config order."""
-    from ..experiments.runner import load_run_config
-
     suite = load_run_config(run_dir)
     out = []
     for exp in suite.experiments:
@@ -67,9 +68,6 @@ def measure_run(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Static and workload metrics of one trained run (test split)."""
-    from ..experiments.runner import load_run_config, load_trained_model
-    from ..learning.trainer import epoch_generator
-
     suite = load_run_config(run_dir)
     exp = next(e for e in suite.experiments if e.name == experiment)
     net, data = load_trained_model(run_dir, experiment, model, seed)
@@ -95,8 +93,6 @@ def compute_run_metrics(
     """Write ``metrics_efficiency.json`` for every finished run of ``run_dir`` (skipping runs
     that have one unless ``overwrite``), add the efficiency columns to ``results.json`` rows
     and return those rows. STDP run folders (no surrogate experiments) return ``[]``."""
-    from ..experiments.checkpoint import atomic_write_json
-    from ..experiments.runner import load_run_config
 
     run_dir = Path(run_dir)
     check_energy_model(energy)
