@@ -44,6 +44,7 @@ from ._checks import (
     check_state_shape,
     decay_from_tau,
 )
+from ._scan import scan
 from .lif import _core_step, beta_from_tau
 from .surrogate import ATan, Surrogate
 
@@ -176,16 +177,7 @@ def alif(
     if (fused and p.refractory_steps == 0 and not return_membrane and not p.theta_decays_first
             and not isinstance(p.threshold, torch.Tensor)):
         return _alif_fused(x_seq, st, p, backend)
-    spikes, mems = [], []
-    for x in xs:
-        s, h, st = _alif_core(x, st, p)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(h)
-    out = torch.stack(spikes)
-    if return_membrane:
-        return out, st, torch.stack(mems)
-    return out, st
+    return scan(lambda x, state: _alif_core(x, state, p), xs, st, return_membrane)
 
 
 def _alif_fused(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str):

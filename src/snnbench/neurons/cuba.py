@@ -40,6 +40,7 @@ from ._checks import (
     check_unit_interval,
     decay_from_tau,
 )
+from ._scan import scan
 from .surrogate import ATan, Surrogate
 
 __all__ = ["CubaLIFParams", "CubaLIFState", "check_cuba_params", "cuba_lif", "cuba_lif_step",
@@ -153,10 +154,4 @@ def cuba_lif(
         be = kernels.resolve(x_seq, backend, "cuba")
         s, i, v = kernels.run("cuba", be, x_seq, (st.i, st.v), (alpha, beta), c)
         return s, CubaLIFState(i, v)
-    spikes, mems = [], []
-    for x in x_seq.unbind(0):
-        s, h, st = _cuba_core(x, st, p)
-        spikes.append(s)
-        mems.append(h)
-    out = torch.stack(spikes)
-    return (out, st, torch.stack(mems)) if return_membrane else (out, st)
+    return scan(lambda x, state: _cuba_core(x, state, p), x_seq.unbind(0), st, return_membrane)

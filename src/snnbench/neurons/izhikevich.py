@@ -38,6 +38,7 @@ import torch
 
 from .._validation import check_choice, check_int, check_positive, check_tensor
 from ._checks import TensorLike, check_seq, check_state_shape, check_surrogate
+from ._scan import scan
 from .surrogate import ATan, Surrogate
 
 V_INIT = -65.0  # mV, the resting potential the paper starts every neuron from
@@ -221,14 +222,9 @@ def izhikevich(
     check_seq(x_seq, finite=check_finite)
     p = regular_spiking() if p is None else check_izhikevich_params(p)
     xs = x_seq.unbind(0)
-    v, u = _prepare_state(state, xs[0], p)
-    spikes, mems = [], []
-    for x in xs:
-        s, m, v, u = _izh_core(x, v, u, p)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(m)
-    out = torch.stack(spikes)
-    if return_membrane:
-        return out, IzhikevichState(v, u), torch.stack(mems)
-    return out, IzhikevichState(v, u)
+
+    def step(x, st):
+        s, m, v, u = _izh_core(x, st.v, st.u, p)
+        return s, m, IzhikevichState(v, u)
+
+    return scan(step, xs, _prepare_state(state, xs[0], p), return_membrane)

@@ -46,6 +46,7 @@ from ._checks import (
     check_state_shape,
     decay_from_tau,
 )
+from ._scan import scan
 from .surrogate import ATan, Surrogate, get_surrogate
 
 __all__ = ["LIFParams", "LIFState", "RESETS", "beta_from_tau", "check_lif_params", "if_neuron",
@@ -225,20 +226,15 @@ def lif(
         be = kernels.resolve(x_seq, backend, "lif")
         spikes, v = kernels.run("lif", be, x_seq, (start.v,), (beta,), c)
         return spikes, LIFState(v, start.refractory)
-    xs = x_seq.unbind(0)  # unbind, not x[t]: indexing a grad tensor makes backward O(T^2)
-    v, ref = _prepare_state(state, xs[0])
+    xs = x_seq.unbind(0)
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)
     n_ref, sg, det = p.refractory_steps, p.surrogate, p.detach_reset
-    spikes, mems = [], []
-    for x in xs:
-        s, h, v, ref = _core_step(x, v, ref, beta, thr, reset, v_reset, n_ref, sg, det)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(h)
-    out = torch.stack(spikes)
-    if return_membrane:
-        return out, LIFState(v, ref), torch.stack(mems)
-    return out, LIFState(v, ref)
+
+    def step(x, st):
+        s, h, v, ref = _core_step(x, st.v, st.refractory, beta, thr, reset, v_reset, n_ref, sg, det)
+        return s, h, LIFState(v, ref)
+
+    return scan(step, xs, _prepare_state(state, xs[0]), return_membrane)
 
 
 # ---------------------------------------------------------------------------------------

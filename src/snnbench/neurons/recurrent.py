@@ -20,6 +20,7 @@ from torch import nn
 from .._validation import check_int, check_tensor
 from . import kernels
 from ._checks import as_tensor, check_seq, check_state_shape
+from ._scan import scan
 from .lif import LIFParams, _core_step, check_lif_params
 from .modules import _NeuronModule
 from .surrogate import Surrogate
@@ -98,18 +99,13 @@ def recurrent_lif(
         c = kernels.Consts(float(thr), v_reset, kernels.RESET_CODE[reset], bool(det), sg)
         out, v, s = kernels.run("rlif", "torch", cur_all, (v, s), (w_rec, as_tensor(beta, cur_all)), c)
         return out, RLIFState(v, ref, s)
-    spikes, mems = [], []
-    for c in cur:
-        x = c + F.linear(s, w_rec)
-        s, h, v, ref = _core_step(x, v, ref, beta, thr, reset, v_reset, n_ref, sg, det)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(h)
-    out = torch.stack(spikes)
-    st = RLIFState(v, ref, s)
-    if return_membrane:
-        return out, st, torch.stack(mems)
-    return out, st
+
+    def step(c, st):
+        x = c + F.linear(st.spikes, w_rec)
+        s, h, v, ref = _core_step(x, st.v, st.refractory, beta, thr, reset, v_reset, n_ref, sg, det)
+        return s, h, RLIFState(v, ref, s)
+
+    return scan(step, cur, RLIFState(v, ref, s), return_membrane)
 
 
 class RecurrentLIF(_NeuronModule):

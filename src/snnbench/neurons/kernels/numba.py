@@ -257,17 +257,26 @@ def _alif_gbeta_row(gbb, gxt, h, at, v0b, t, lo, hi, thr, vr, mode):
             gbb[j] += gxt[j] * hp[j]
 
 
+@numba.njit(inline="always", **_jit)
+def _alif_sg_row(ht, att, dp, u, thr, kind, alpha, c0, c1, zero, one, d):
+    """d[j] = sigma'(h - (thr + a)) of one slice, or the precomputed row dp (kind < 0)."""
+    if kind < 0:
+        d[:] = dp
+        return
+    for j in range(ht.shape[0]):
+        u[j] = ht[j] - att[j]  # _sg_row subtracts thr: d at h - (thr + a)
+    _sg_row(u, thr, kind, alpha, c0, c1, zero, one, d)
+
+
 @numba.njit(parallel=True, **_jit)
 def _nb_alif_bwd(
     h, at, gs, gv, ga, v0, a0, beta, rho, thr, tplus, vr, zero, one, mode, detach, kind,
     alpha, c0, c1, dpre, need_beta, need_rho, gx, gbeta, grho, nthreads,
 ):
-    """Reverse recurrence of the adaptive LIF (see alif_multistep_fused). Per step and
-    neuron, with th = thr + a_{t-1}, d the surrogate derivative at h - th, g = dL/dv_t
-    and q = dL/da_t: the gradient reaching s_t is q tplus + dL/ds_t + the reset path;
-    dL/dh_t = (path through v) + (that) d; dL/da_{t-1} = rho q + (reset path through th)
-    - (that) d. Row slices and one branch-free loop per (reset, detach), so each
-    vectorises."""
+    """Reverse recurrence of the adaptive LIF. Per neuron, with th = thr + a_{t-1}, d =
+    sigma'(h - th), g = dL/dv_t, q = dL/da_t: gsj = dL/ds_t + q tplus (+ the reset path);
+    dL/dh_t = (path through v) + gsj d; dL/da_{t-1} = rho q + (reset path via th) - gsj d.
+    One branch-free loop per (reset, detach), so each vectorises."""
     T, N = h.shape
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
@@ -286,12 +295,8 @@ def _nb_alif_bwd(
             att = at[t, lo:hi]
             gst = gs[t, lo:hi]
             gxt = gx[t, lo:hi]
-            if kind < 0:
-                d[:] = dpre[t, lo:hi]
-            else:
-                for j in range(n):
-                    u[j] = ht[j] - att[j]  # _sg_row subtracts thr: d at h - (thr + a)
-                _sg_row(u, thr, kind, alpha, c0, c1, zero, one, d)
+            _alif_sg_row(ht, att, dpre[t, lo:hi] if kind < 0 else ht, u, thr, kind, alpha, c0,
+                         c1, zero, one, d)
             if need_rho:  # dL/drho += dL/da_t a_{t-1}, before gab becomes dL/da_{t-1}
                 grb = grho[lo:hi]
                 for j in range(n):
