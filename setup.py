@@ -1,7 +1,7 @@
 """Build step for the optional C kernels (everything else is in pyproject.toml).
 
-``snnbench.neurons._lif_kernels`` and ``snnbench.synapses._event_kernels`` are plain shared
-libraries (no Python C API) that ``native_lif`` and ``native_events`` load with ctypes.
+``snnbench.neurons.kernels._lif_kernels`` and ``snnbench.synapses._event_kernels`` are plain shared
+libraries (no Python C API) that ``neurons/kernels/c.py`` and ``native_events`` load with ctypes.
 They are optional: where no C compiler is available the install goes on and the numba
 kernels are used instead (see ``snnbench._native``).
 """
@@ -23,7 +23,7 @@ else:
 
 def kernels(name: str, folder: str) -> Extension:
     return Extension(
-        f"snnbench.{folder}.{name}",
+        f"snnbench.{folder.replace('/', '.')}.{name}",
         sources=[f"src/snnbench/{folder}/{name}.c"],
         depends=[f"src/snnbench/{folder}/{name}_body.h", "src/snnbench/_parallel.h"],
         extra_compile_args=args,
@@ -33,4 +33,4 @@ def kernels(name: str, folder: str) -> Extension:
     )
 
 
-setup(ext_modules=[kernels("_lif_kernels", "neurons"), kernels("_event_kernels", "synapses")])
+setup(ext_modules=[kernels("_lif_kernels", "neurons/kernels"), kernels("_event_kernels", "synapses")])

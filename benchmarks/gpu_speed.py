@@ -97,7 +97,7 @@ def profile(models: dict, names: list[str], T: int, H: int, B: int, steps: int =
 def kernel_sweep(T: int, H: int, B: int, reps: int = 20) -> None:
     """Forward + backward of one LIF layer alone, per block size of the triton kernels,
     next to SpikingJelly's LIF node and a copy of the same bytes (the memory floor)."""
-    from snnbench.neurons import fused_triton
+    from snnbench.neurons.kernels import triton as fused_triton
     from snnbench.neurons.fused import lif_multistep_fused
 
     x = torch.randn(T, B, H, device="cuda").requires_grad_()

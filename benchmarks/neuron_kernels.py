@@ -1,4 +1,5 @@
-"""Fused LIF and adaptive-LIF kernels alone: forward + backward, and inference forward.
+"""The neuron kernels alone (LIF, adaptive LIF, current-based LIF; backend "auto"): forward +
+backward, and inference forward.
 
     python benchmarks/neuron_kernels.py --threads 2 [--T 100 --B 128 --H 800] [--reps 9]
 
@@ -28,6 +29,7 @@ def main() -> None:
 
         torch.set_num_threads(a.threads)
         numba.set_num_threads(a.threads)
+    from snnbench.neurons import CubaLIFParams, cuba_lif
     from snnbench.neurons.fused import alif_multistep_fused, lif_multistep_fused
 
     g = torch.Generator().manual_seed(0)
@@ -51,8 +53,20 @@ def main() -> None:
         with torch.no_grad():
             alif_multistep_fused(x, theta_plus=0.1)
 
+    cuba_p = CubaLIFParams(alpha=0.8, beta=0.9)
+
+    def cuba_train():
+        s, _ = cuba_lif(xg, None, cuba_p)
+        torch.autograd.grad(s, xg, gout)
+
+    def cuba_infer():
+        with torch.no_grad():
+            cuba_lif(x, None, cuba_p)
+
     cases = {"LIF forward + backward": lif_train, "adaptive LIF forward + backward": alif_train,
-             "LIF forward, no grad": lif_infer, "adaptive LIF forward, no grad": alif_infer}
+             "current-based LIF forward + backward": cuba_train,
+             "LIF forward, no grad": lif_infer, "adaptive LIF forward, no grad": alif_infer,
+             "current-based LIF forward, no grad": cuba_infer}
     times: dict[str, list[float]] = {k: [] for k in cases}
     for r in range(a.reps + 2):
         for name, fn in cases.items():
@@ -62,7 +76,7 @@ def main() -> None:
                 times[name].append(1e3 * (time.perf_counter() - t0))
     print(f"T={a.T}, B={a.B}, H={a.H}, torch threads {torch.get_num_threads()}: median ms")
     for name, v in times.items():
-        print(f"  {name:34s} {statistics.median(v):8.1f}")
+        print(f"  {name:38s} {statistics.median(v):8.1f}")
 
 
 if __name__ == "__main__":

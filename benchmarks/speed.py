@@ -60,13 +60,13 @@ class SnnbenchFused(nn.Module):
 
     def __init__(self, hidden: int, backend: str = "auto") -> None:
         super().__init__()
-        from snnbench.neurons.fused import FusedLIF
+        from snnbench.neurons import LIF
 
         self.fc1, self.fc2 = nn.Linear(NIN, hidden), nn.Linear(hidden, NOUT)
-        self.lif1 = FusedLIF(beta=BETA, threshold=THR, reset="soft", surrogate="atan",
-                             backend=backend)
-        self.lif2 = FusedLIF(beta=BETA, threshold=THR, reset="soft", surrogate="atan",
-                             backend=backend)
+        # check_finite=False: the input is checked once, not again by every layer
+        kw = dict(beta=BETA, threshold=THR, reset="soft", surrogate="atan", backend=backend,
+                  check_finite=False)
+        self.lif1, self.lif2 = LIF(**kw), LIF(**kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s1, _ = self.lif1(self.fc1(x))
@@ -84,19 +84,6 @@ class SnnbenchEvent(SnnbenchFused):
         from snnbench.synapses.event_linear import EventLinear
 
         self.fc1, self.fc2 = EventLinear(NIN, hidden), EventLinear(hidden, NOUT)
-
-
-class SnnbenchChunked(SnnbenchFused):
-    """snnbench memory-saving mode: (Linear + LIF) of the hidden layer checkpointed over
-    chunks of 25 steps."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from snnbench.neurons.fused import lif_multistep_chunked
-
-        s1, _ = lif_multistep_chunked(x, None, BETA, THR, "soft", 0.0, "atan", chunk=25,
-                                      pre=self.fc1)
-        s2, _ = self.lif2(self.fc2(s1))
-        return s2
 
 
 def _atan_spike():
@@ -202,7 +189,6 @@ MODELS = {
     "snnbench fused (numba backend)": (lambda h: SnnbenchFused(h, backend="numba"), None),
     "snnbench fused + event synapses": (SnnbenchEvent, None),
     "snnbench fused (torch backend)": (lambda h: SnnbenchFused(h, backend="torch"), None),
-    "snnbench chunked (memory mode)": (SnnbenchChunked, None),
     "plain torch LIF loop": (TorchLoop, None),
     "SpikingJelly 2.0 multi-step": (SpikingJellyNet, "spikingjelly"),
     "snnTorch 1.0": (SnnTorchNet, "snntorch"),
@@ -686,7 +672,8 @@ def write_doc(path: Path, a, models, missing, train_res, infer_res, mem, bound, 
 
 NOTES = """## How the fused kernel works
 
-`snnbench.neurons.fused.lif_multistep_fused` runs the whole time loop in one call.
+`snnbench.neurons.LIF` (through `lif()`) runs the whole time loop in one call of a kernel
+registered in `snnbench.neurons.kernels`.
 Forward writes spikes into a preallocated `[T, B, H]` buffer without autograd and saves only
 the pre-reset membrane `h_t` (spikes, `v_{t-1}` and the surrogate derivative are functions
 of it); under `no_grad` it saves nothing. Backward runs the reverse recurrence once:
@@ -696,9 +683,9 @@ slice of neurons that walks time; every inner loop is a branch-free contiguous l
 neurons (one per reset mode), so the compiler vectorises it; the four built-in surrogates
 are evaluated inline, a custom surrogate's derivative is computed by torch. The CPU
 kernels exist twice with the same loops and order of operations (bit-identical results,
-tested): in C (`snnbench.neurons._lif_kernels.c`, compiled when snnbench is installed,
+tested): in C (`snnbench.neurons.kernels._lif_kernels.c`, compiled when snnbench is installed,
 OpenMP threads, loaded with ctypes: the `c` backend) and in numba (the fallback where no
-compiler was available). On a CUDA device Triton kernels (`snnbench.neurons.fused_triton`)
+compiler was available). On a CUDA device Triton kernels (`snnbench.neurons.kernels.triton`)
 do the same in one launch per sequence. The torch backend (in-place ops, one reverse
 loop) is the fallback for CPU half precision and GPUs without triton; `backend="auto"`
 picks c (else numba) for CPU float32/float64 tensors and triton for CUDA tensors.
@@ -724,16 +711,6 @@ in on first touch; in this VM that costs tens of ms of CPU per buffer and step (
 table above: ReLU forward + backward grows ~10x from T=25 to T=100 for 4x the data). Writing the
 gradient into `h`'s buffer in backward would remove one buffer, but would break a second
 backward through the same graph (`retain_graph=True`), so it was not done.
-
-## Memory-saving mode and its cost
-
-`lif_multistep_chunked(x, ..., chunk=25, pre=linear)` checkpoints (Linear + LIF) over
-chunks of steps: it keeps only the chunk inputs and the membrane at each chunk start, and
-recomputes the Linear and the neuron in backward. Cost: one extra forward of that layer
-(the "chunked" rows: +30-60% step time here). In this one-hidden-layer network it does not
-lower the peak (the spike output is concatenated from chunks, and the fused kernel already
-stores a single `[T, B, H]` tensor per layer); it pays off when several layers' saved
-activations dominate.
 
 ## Event-driven synapses
 

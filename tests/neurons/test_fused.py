@@ -8,18 +8,12 @@ import math
 import pytest
 import torch
 
-from snnbench.neurons import fused
-from snnbench.neurons.fused import (
-    FusedLIF,
-    alif_multistep_fused,
-    if_multistep_fused,
-    lif_multistep_chunked,
-    lif_multistep_fused,
-)
+from snnbench.neurons import LIF, fused, kernels
+from snnbench.neurons.fused import alif_multistep_fused, if_multistep_fused, lif_multistep_fused
 from snnbench.neurons.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 
-BACKENDS = (["torch"] + (["numba"] if fused._HAVE_NUMBA else [])
-            + (["c"] if fused.native_lif.available() else []))
+BACKENDS = (["torch"] + (["numba"] if kernels.have_numba() else [])
+            + (["c"] if kernels.c_available() else []))
 
 
 class Gauss(Surrogate):
@@ -179,7 +173,7 @@ def test_backends_agree_and_no_grad_path():
     with torch.no_grad():
         b = lif_multistep_fused(x, v0, beta, reset="hard", backend="numba")
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    assert fused.fused_backend(x) == ("c" if fused.native_lif.available() else "numba")
+    assert fused.fused_backend(x) == ("c" if kernels.c_available() else "numba")
     assert fused.fused_backend(x.half()) == "torch"
 
 
@@ -191,7 +185,7 @@ def test_c_kernels_bit_identical_to_numba(reset, detach, sg):
     """The c backend repeats the numba kernels' arithmetic: float32 spikes, final state and
     every gradient (x, v0, beta) equal to the last bit, over more neurons than one thread
     slice, so results recorded with either backend reproduce with the other."""
-    if not (fused.native_lif.available() and fused._HAVE_NUMBA):
+    if not (kernels.c_available() and kernels.have_numba()):
         pytest.skip("needs both the compiled kernels and numba")
     x, v0, beta, ws, wv = _inputs(T=11, B=4, H=9000, dtype=torch.float32, seed=13)
     outs = []
@@ -210,7 +204,7 @@ def test_c_kernels_bit_identical_to_numba(reset, detach, sg):
 def test_c_adaptive_kernels_bit_identical_to_numba(reset, detach, sg):
     """As for the LIF: the adaptive LIF's C kernels give numba's float32 spikes, states and
     gradients (x, v0, a0, beta, rho) to the last bit; without grad too."""
-    if not (fused.native_lif.available() and fused._HAVE_NUMBA):
+    if not (kernels.c_available() and kernels.have_numba()):
         pytest.skip("needs both the compiled kernels and numba")
     x, v0, beta, ws, wv = _inputs(T=11, B=4, H=9000, dtype=torch.float32, seed=14)
     g = torch.Generator().manual_seed(15)
@@ -231,7 +225,7 @@ def test_c_adaptive_kernels_bit_identical_to_numba(reset, detach, sg):
 
 
 def test_c_backend_errors():
-    if not fused.native_lif.available():
+    if not kernels.c_available():
         pytest.skip("compiled kernels not built")
     with pytest.raises(ValueError, match="float32/float64"):
         lif_multistep_fused(torch.zeros(3, 2, dtype=torch.float16), backend="c")
@@ -284,32 +278,15 @@ def test_alif_matches_reference(backend, reset, detach, surrogate):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_chunked_matches_full(backend):
-    g = torch.Generator().manual_seed(7)
-    lin = torch.nn.Linear(4, 6).double()
-    with torch.no_grad():
-        lin.weight.copy_(torch.rand(6, 4, generator=g, dtype=torch.float64) * 0.6)
-    inp = torch.rand(11, 2, 4, generator=g, dtype=torch.float64)
-    beta = torch.full((6,), 0.85, dtype=torch.float64, requires_grad=True)
-    ws = torch.randn(11, 2, 6, generator=g, dtype=torch.float64)
-    params = (lin.weight, lin.bias, beta)
-    s1, v1 = lif_multistep_fused(lin(inp), None, beta, backend=backend)
-    s2, v2 = lif_multistep_chunked(inp, None, beta, chunk=4, pre=lin, backend=backend)
-    assert torch.equal(s1, s2) and torch.allclose(v1, v2, rtol=0, atol=1e-14)
-    g1 = torch.autograd.grad((s1 * ws).sum() + v1.sum(), params)
-    g2 = torch.autograd.grad((s2 * ws).sum() + v2.sum(), params)
-    for a, b in zip(g1, g2):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
-
-
 def test_module_learn_beta():
+    """The LIF module with a learnable per-neuron decay on a chosen backend (FusedLIF's
+    test: the fused module is now LIF(backend=...))."""
     torch.manual_seed(0)
-    m = FusedLIF(4, beta=0.9, learn_beta=True, backend="torch").double()
+    m = LIF(4, beta=0.9, learn_tau=True, per_neuron=True, backend="torch").double()
     x = torch.rand(5, 2, 4, dtype=torch.float64)
-    s, v = m(x)
-    (s.sum() + v.sum()).backward()
-    assert m.beta.grad is not None and m.beta.grad.shape == (4,)
+    s, st = m(x)
+    (s.sum() + st.v.sum()).backward()
+    assert m.w.grad is not None and m.w.grad.shape == (4,)
     ref = ref_lif(x, None, m.beta, 1.0, "soft", 0.0, ATan(2.0), False)
     assert torch.equal(s, ref[0])
 
@@ -337,8 +314,6 @@ def test_bad_inputs():
         lif_multistep_fused(torch.zeros(3, 2, dtype=torch.int64))
     with pytest.raises(ValueError, match="time steps T"):
         lif_multistep_fused(torch.zeros(0, 2))
-    with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
-        lif_multistep_chunked(torch.zeros(3, 2), chunk=0)
     with pytest.raises(ValueError, match="theta_plus must be finite and >= 0"):
         alif_multistep_fused(torch.zeros(3, 2), theta_plus=-1.0)
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from snnbench.neurons import fused_recurrent
+from snnbench.neurons.kernels import recurrent as fused_recurrent
 from snnbench.neurons.lif import LIFParams
 from snnbench.neurons.recurrent import RecurrentLIF, RLIFState, recurrent_lif
 from snnbench.neurons.surrogate import get_surrogate
@@ -57,8 +57,8 @@ def test_values_and_gradients_match_the_reference_loop(reset, detach, learn_beta
 
 def test_default_state_and_module_use_the_fused_path(monkeypatch):
     calls = []
-    real = fused_recurrent.recurrent_lif_fused
-    monkeypatch.setattr(fused_recurrent, "recurrent_lif_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = fused_recurrent.RLIF.forward
+    monkeypatch.setattr(fused_recurrent.RLIF, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
     layer = RecurrentLIF(5, 7, beta=0.9).double()
     x = torch.randn(8, 2, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2
     s, st = layer(x)
@@ -69,7 +69,7 @@ def test_default_state_and_module_use_the_fused_path(monkeypatch):
 
 
 def test_refractory_period_keeps_the_reference_loop(monkeypatch):
-    monkeypatch.setattr(fused_recurrent, "recurrent_lif_fused",
+    monkeypatch.setattr(fused_recurrent.RLIF, "forward",
                         lambda *a, **k: pytest.fail("fused path used with a refractory period"))
     x = torch.randn(6, 2, 3)
     recurrent_lif(x, torch.randn(4, 3), torch.randn(4, 4), None, LIFParams(beta=0.9, refractory_steps=2))

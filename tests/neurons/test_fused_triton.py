@@ -16,13 +16,13 @@ import os
 import pytest
 import torch
 
-from snnbench.neurons import fused
-from snnbench.neurons.fused import FusedLIF, alif_multistep_fused, lif_multistep_fused
+from snnbench.neurons import LIF, fused, kernels
+from snnbench.neurons.fused import alif_multistep_fused, lif_multistep_fused
 from snnbench.neurons.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 
 from test_fused import Gauss, _alif_inputs, _grads, _inputs, ref_alif, ref_lif  # same folder
 
-if not fused._have_triton():
+if not kernels.have_triton():
     pytest.skip("triton is not installed", allow_module_level=True)
 if torch.cuda.is_available():
     DEV = torch.device("cuda")
@@ -65,7 +65,7 @@ def test_lif_matches_reference_float64(reset, detach, sg):
 def test_float32_identical_to_reference_across_blocks():
     """More neurons than one program's block (masking) and mul-then-add rounding: spikes
     and membrane bit-identical to the reference loop in float32."""
-    from snnbench.neurons.fused_triton import BLOCK
+    from snnbench.neurons.kernels.triton import BLOCK
 
     x, v0, beta, ws, wv = _inputs(T=12, B=3, H=BLOCK + 7, dtype=torch.float32, seed=2)
     ref = ref_lif(x, v0, beta, 1.0, "soft", 0.0, ATan(2.0), False)
@@ -151,18 +151,19 @@ def test_half_precision_input_keeps_float32_state(dtype):
 
 
 def test_module_and_auto_dispatch():
-    """FusedLIF with a learnable beta on the device matches the torch backend; on CUDA
-    the default backend resolves to triton."""
+    """LIF with a learnable beta on the device matches the torch backend; on CUDA the
+    default backend resolves to triton."""
     torch.manual_seed(0)
     x = torch.rand(15, 4, 40, device=DEV) * 0.6
-    a = FusedLIF(40, beta=0.85, learn_beta=True, backend="triton").to(DEV)
-    b = FusedLIF(40, beta=0.85, learn_beta=True, backend="torch").to(DEV)
+    a = LIF(40, beta=0.85, learn_tau=True, per_neuron=True, backend="triton").to(DEV)
+    b = LIF(40, beta=0.85, learn_tau=True, per_neuron=True, backend="torch").to(DEV)
     sa, va = a(x)
     sb, vb = b(x)
+    va, vb = va.v, vb.v
     assert torch.equal(sa, sb) and torch.equal(va, vb)
     (sa.sum() + va.sum()).backward()
     (sb.sum() + vb.sum()).backward()
-    _close(a.beta.grad, b.beta.grad, rtol=1e-5, atol=1e-5)
+    _close(a.w.grad, b.w.grad, rtol=1e-5, atol=1e-5)
     if DEV.type == "cuda":
         assert fused.fused_backend(x) == "triton"
 

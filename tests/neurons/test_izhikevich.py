@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,59 @@ def test_module_substeps_state_and_record():
     xg = x.clone().requires_grad_(True)
     m(xg)[0].sum().backward()
     assert torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
+
+
+def _paper_loop(a, b, c, d, current):
+    """Izhikevich 2003's published MATLAB loop transcribed to numpy: at the start of each
+    millisecond the neurons with v >= 30 are recorded as fired and reset, then v advances
+    in two 0.5 ms steps with u held, then u advances once from the new v. Returns the
+    firings (ms, neuron) and (v, u) after each millisecond's reset."""
+    v = np.full(current.shape[1], -65.0)
+    u = b * v
+    firings, states = [], []
+    for ms in range(current.shape[0] + 1):
+        fired = v >= 30
+        firings += [(ms, int(i)) for i in np.nonzero(fired)[0]]
+        v = np.where(fired, c, v)
+        u = np.where(fired, u + d, u)
+        states.append((v.copy(), u.copy()))
+        if ms == current.shape[0]:
+            break
+        i_ms = current[ms]
+        v = v + 0.5 * (0.04 * v**2 + 5 * v + 140 - u + i_ms)
+        v = v + 0.5 * (0.04 * v**2 + 5 * v + 140 - u + i_ms)
+        u = u + a * (b * v - u)
+    return firings, states
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_izhikevich2003_scheme_is_the_papers_loop(name):
+    """scheme="izhikevich2003": the same (v, u) trajectory as the paper's loop, each spike
+    reported one step before the paper's loop records it (it tests at the start of the
+    next millisecond)."""
+    a, b, c, d = IZHIKEVICH_PRESETS[name]
+    current = np.random.default_rng(0).uniform(0.0, 14.0, size=(400, 3))
+    firings, states = _paper_loop(a, b, c, d, current)
+    p = IzhikevichParams(a, b, c, d, scheme="izhikevich2003")
+    s, _ = izhikevich(torch.tensor(current, dtype=D)[:, None], None, p)
+    ours = [(int(t) + 1, int(i)) for t, i in torch.nonzero(s[:, 0]).tolist()]
+    assert len(firings) > 20 and ours == firings
+    st = None
+    for t in range(current.shape[0]):  # the state after every step
+        _, st = izhikevich(torch.tensor(current[t:t + 1], dtype=D)[:, None], st, p)
+        np.testing.assert_allclose(st.v[0].numpy(), states[t + 1][0], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(st.u[0].numpy(), states[t + 1][1], rtol=0, atol=1e-9)
+
+
+def test_schemes_differ_and_default_is_unchanged(trains):
+    """The default stays simultaneous Euler in two 0.5 ms substeps (results recorded with
+    it reproduce); the paper's scheme gives another spike train."""
+    x = torch.full((600, 1), 10.0, dtype=D)
+    rs = IzhikevichParams(*IZHIKEVICH_PRESETS["regular_spiking"])
+    assert rs.scheme == "euler" and rs.substeps == 2
+    s, _ = izhikevich(x, None, rs)
+    assert torch.equal(torch.nonzero(s[:, 0]).flatten(), trains["regular_spiking"])
+    s2, _ = izhikevich(x, None, rs._replace(scheme="izhikevich2003"))
+    assert not torch.equal(s, s2)
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        izhikevich(x, None, rs._replace(scheme="rk4"))

@@ -14,6 +14,17 @@ slowly, so a neuron that fires a lot becomes harder to excite:
 
 ``dt``, ``tau_mem`` and ``tau_theta`` in ms; ``theta`` and ``theta_plus`` in threshold units.
 Refractory steps behave as in :mod:`snnbench.neurons.lif`; ``theta`` keeps decaying.
+
+Order of decay and threshold test (simulators differ): by default (``theta_decays_first=
+False``) the test at step t uses ``theta_{t-1}`` and the decay comes after it, as above.
+With ``theta_decays_first=True`` theta decays first and the test uses the decayed value,
+``thr_t = threshold + theta_{t-1} * theta_decay``, then ``theta_t = that + theta_plus * s_t``:
+Brian2's schedule (state update, then threshold, then reset) with ``dtheta/dt =
+-theta / tau_theta`` and ``theta += theta_plus`` on reset, and Diehl & Cook's code.
+
+Without a refractory period, with a scalar threshold, no membrane trace and the default
+order, :func:`alif` runs a registered kernel (``"alif"`` in :mod:`snnbench.neurons.kernels`);
+otherwise the reference step in a loop. Both give the same values and gradients.
 """
 
 from __future__ import annotations
@@ -23,15 +34,18 @@ from typing import NamedTuple
 import torch
 
 from .._validation import check_positive, check_range, check_tensor
-from .lif import (
+from . import kernels
+from ._checks import (
     TensorLike,
-    _check_common,
-    _check_seq,
-    _check_state_shape,
-    _core_step,
-    beta_from_tau,
+    as_tensor,
+    check_broadcast,
+    check_membrane_params,
+    check_seq,
+    check_state_shape,
     decay_from_tau,
 )
+from ._scan import scan
+from .lif import _core_step, beta_from_tau
 from .surrogate import ATan, Surrogate
 
 
@@ -47,6 +61,7 @@ class ALIFParams(NamedTuple):
     refractory_steps: int = 0
     surrogate: Surrogate = ATan(2.0)
     detach_reset: bool = False
+    theta_decays_first: bool = False
 
     @classmethod
     def from_tau(
@@ -89,9 +104,11 @@ def check_alif_params(p: ALIFParams) -> ALIFParams:
     """Validate every field of ``p``; return it unchanged."""
     if not isinstance(p, ALIFParams):
         raise ValueError(f"p must be ALIFParams, got {type(p).__name__}")
-    _check_common(p)
+    check_membrane_params(p)
     check_positive("theta_plus", p.theta_plus, allow_zero=True)
     check_range("theta_decay", p.theta_decay, 0.0, 1.0)
+    if not isinstance(p.theta_decays_first, bool):
+        raise ValueError(f"theta_decays_first must be True or False, got {p.theta_decays_first!r}")
     return p
 
 
@@ -106,18 +123,21 @@ def _prepare_state(state: ALIFState | None, x: torch.Tensor) -> ALIFState:
     if ref is None:
         ref = torch.zeros(x.shape, dtype=torch.int32, device=x.device)
     for name, t in (("state.v", v), ("state.theta", theta), ("state.refractory", ref)):
-        _check_state_shape(name, t, x.shape)
+        check_state_shape(name, t, x.shape)
     return ALIFState(v, theta, ref)
 
 
 def _alif_core(x, state: ALIFState, p: ALIFParams):
+    """The reference step of both orders (see the module docstring)."""
     v, theta, ref = state
+    if p.theta_decays_first:
+        theta = theta * p.theta_decay
     thr = p.threshold + theta
     s, h, v, ref = _core_step(
         x, v, ref, p.beta, thr, p.reset, float(p.v_reset), p.refractory_steps,
         p.surrogate, p.detach_reset,
     )
-    theta = theta * p.theta_decay + p.theta_plus * s
+    theta = (theta if p.theta_decays_first else theta * p.theta_decay) + p.theta_plus * s
     return s, h, ALIFState(v, theta, ref)
 
 
@@ -140,23 +160,31 @@ def alif(
     p: ALIFParams | None = None,
     *,
     return_membrane: bool = False,
+    fused: bool = True,
+    backend: str = "auto",
+    check_finite: bool = True,
 ):
     """Run the adaptive LIF over ``x_seq`` ``[T, B, ...]``.
 
     ``p`` defaults to ``ALIFParams(beta=0.9)``. Returns ``(spikes, state)`` or, with
     ``return_membrane=True``, ``(spikes, state, membrane)`` (pre-reset ``h_t``).
+    ``fused``, ``backend`` and ``check_finite`` as in :func:`snnbench.neurons.lif.lif`.
     """
-    _check_seq(x_seq)
+    check_seq(x_seq, finite=check_finite)
     p = ALIFParams(beta=0.9) if p is None else check_alif_params(p)
     xs = x_seq.unbind(0)
     st = _prepare_state(state, xs[0])
-    spikes, mems = [], []
-    for x in xs:
-        s, h, st = _alif_core(x, st, p)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(h)
-    out = torch.stack(spikes)
-    if return_membrane:
-        return out, st, torch.stack(mems)
-    return out, st
+    if (fused and p.refractory_steps == 0 and not return_membrane and not p.theta_decays_first
+            and not isinstance(p.threshold, torch.Tensor)):
+        return _alif_fused(x_seq, st, p, backend)
+    return scan(lambda x, state: _alif_core(x, state, p), xs, st, return_membrane)
+
+
+def _alif_fused(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str):
+    beta, rho = as_tensor(p.beta, x_seq), as_tensor(p.theta_decay, x_seq)
+    check_broadcast("beta", beta, x_seq.shape[1:])
+    c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
+                       bool(p.detach_reset), p.surrogate, (float(p.theta_plus),))
+    be = kernels.resolve(x_seq, backend, "alif")
+    s, v, theta = kernels.run("alif", be, x_seq, (st.v, st.theta), (beta, rho), c)
+    return s, ALIFState(v, theta, st.refractory)

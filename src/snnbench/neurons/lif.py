@@ -15,21 +15,42 @@ Discrete-time LIF with input current :math:`x_t` (dimensionless, in threshold un
 
 Refractory period: after a spike the neuron is frozen for ``refractory_steps`` steps: it
 ignores its input, does not leak (``h_t = v_{t-1}``, the post-reset value, i.e. ``v_reset``
-for a hard reset) and cannot spike.
+for a hard reset) and cannot spike. Counting: a spike at step t freezes steps t+1 ..
+t+refractory_steps, so the next spike comes at step t + refractory_steps + 1 at the
+earliest. A refractory *time* ``t_ref`` (ms) in Brian2's schedule (the neuron is
+refractory while ``t - lastspike < t_ref``, and the spike's own step counts) freezes
+``round(t_ref / dt) - 1`` steps: :func:`refractory_steps_from_ms` converts, e.g. 5 ms at
+dt = 1 ms -> ``refractory_steps=4`` (tested against Brian2).
+
+The whole-sequence :func:`lif` runs a registered kernel (:mod:`snnbench.neurons.kernels`,
+backend ``"auto"``: C, numba, Triton or torch) when there is no refractory period, the
+threshold is a number and no membrane trace is asked for; otherwise the reference step
+:func:`_core_step` in a loop. Both give the same values and gradients.
 """
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 
-from .._validation import check_choice, check_int, check_positive, check_range, check_tensor
+from .._validation import check_choice, check_positive, check_tensor
+from . import kernels
+from ._checks import (
+    RESETS,
+    TensorLike,
+    as_tensor,
+    check_broadcast,
+    check_membrane_params,
+    check_seq,
+    check_state_shape,
+    decay_from_tau,
+)
+from ._scan import scan
 from .surrogate import ATan, Surrogate, get_surrogate
 
-TensorLike = Union[float, torch.Tensor]
-RESETS = ("soft", "hard", "none")
+__all__ = ["LIFParams", "LIFState", "RESETS", "beta_from_tau", "check_lif_params", "if_neuron",
+           "if_params", "lif", "lif_initial_state", "lif_step", "refractory_steps_from_ms"]
 
 
 class LIFParams(NamedTuple):
@@ -60,17 +81,25 @@ class LIFState(NamedTuple):
     refractory: torch.Tensor
 
 
-def decay_from_tau(tau: float, dt: float = 1.0, *, name: str = "tau") -> float:
-    """Per-step decay ``exp(-dt / tau)`` of a quantity with time constant ``tau``; both in
-    ms, both > 0 (``name`` is the argument named in the error)."""
-    tau = check_positive(name, tau)
-    dt = check_positive("dt", dt)
-    return math.exp(-dt / tau)
-
-
 def beta_from_tau(tau_mem: float, dt: float = 1.0) -> float:
     """``beta = exp(-dt / tau_mem)``; both in ms, both > 0."""
     return decay_from_tau(tau_mem, dt, name="tau_mem")
+
+
+def refractory_steps_from_ms(t_ref: float, dt: float = 1.0, *, convention: str = "brian2") -> int:
+    """``refractory_steps`` for a refractory time ``t_ref`` ms at step ``dt`` ms.
+
+    ``convention="brian2"``: the neuron is refractory while ``t - t_spike < t_ref``, the
+    spike's own step included, so ``round(t_ref / dt) - 1`` later steps are frozen (5 ms at
+    dt = 1 ms -> 4; the next spike at the earliest 5 steps after the last).
+    ``convention="frozen_steps"``: ``t_ref`` counts only the frozen steps after the spike
+    (``round(t_ref / dt)``; 5 ms -> 5, next spike 6 steps later).
+    """
+    check_positive("t_ref", t_ref, allow_zero=True)
+    check_positive("dt", dt)
+    check_choice("convention", convention, ("brian2", "frozen_steps"))
+    n = round(t_ref / dt)
+    return max(0, n - 1) if convention == "brian2" else n
 
 
 def lif_initial_state(x: torch.Tensor) -> LIFState:
@@ -81,72 +110,12 @@ def lif_initial_state(x: torch.Tensor) -> LIFState:
     )
 
 
-# ---------------------------------------------------------------------------------------
-# validation (done once per call, never inside the time loop)
-
-
-def _check_unit_interval(name: str, value: TensorLike) -> None:
-    if isinstance(value, torch.Tensor):
-        with torch.no_grad():
-            ok = bool(torch.isfinite(value).all()) and bool(((value >= 0) & (value <= 1)).all())
-        if not ok:
-            lo, hi = float(value.min()), float(value.max())
-            raise ValueError(f"{name} must be in [0, 1], got a tensor with range [{lo:.4g}, {hi:.4g}]")
-    else:
-        check_range(name, value, 0.0, 1.0)
-
-
-def _check_positive_value(name: str, value: TensorLike) -> None:
-    if isinstance(value, torch.Tensor):
-        with torch.no_grad():
-            ok = bool(torch.isfinite(value).all()) and bool((value > 0).all())
-        if not ok:
-            raise ValueError(
-                f"{name} must be finite and > 0, got a tensor with minimum {float(value.min()):.4g}"
-            )
-    else:
-        check_positive(name, value)
-
-
-def _check_common(p) -> None:
-    """Checks shared by LIF and adaptive LIF params (fields of the same names)."""
-    _check_unit_interval("beta", p.beta)
-    _check_positive_value("threshold", p.threshold)
-    check_choice("reset", p.reset, RESETS)
-    try:
-        v_reset = float(p.v_reset)
-    except (TypeError, ValueError):
-        raise ValueError(f"v_reset must be a finite number, got {p.v_reset!r}") from None
-    if not math.isfinite(v_reset):
-        raise ValueError(f"v_reset must be a finite number, got {p.v_reset!r}")
-    check_int("refractory_steps", p.refractory_steps, minimum=0)
-    if not isinstance(p.surrogate, Surrogate):
-        raise ValueError(
-            f"surrogate must be a Surrogate instance (use get_surrogate(name)), got {p.surrogate!r}"
-        )
-
-
 def check_lif_params(p: LIFParams) -> LIFParams:
     """Validate every field of ``p``; return it unchanged."""
     if not isinstance(p, LIFParams):
         raise ValueError(f"p must be LIFParams, got {type(p).__name__}")
-    _check_common(p)
+    check_membrane_params(p)
     return p
-
-
-def _check_seq(x_seq: torch.Tensor) -> torch.Tensor:
-    check_tensor("x_seq", x_seq, min_ndim=2)
-    if not x_seq.is_floating_point():
-        raise ValueError(f"x_seq must be a floating point tensor, got dtype {x_seq.dtype}")
-    if x_seq.shape[0] < 1:
-        raise ValueError(f"x_seq must have at least one time step, got shape {tuple(x_seq.shape)}")
-    return x_seq
-
-
-def _check_state_shape(name: str, t: torch.Tensor, shape: torch.Size) -> None:
-    if not isinstance(t, torch.Tensor) or t.shape != shape:
-        got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-        raise ValueError(f"{name} must have the neuron shape {tuple(shape)}, got {got}")
 
 
 def _prepare_state(state: LIFState | None, x: torch.Tensor) -> LIFState:
@@ -155,15 +124,15 @@ def _prepare_state(state: LIFState | None, x: torch.Tensor) -> LIFState:
     if not isinstance(state, tuple) or len(state) != 2:
         raise ValueError(f"state must be LIFState(v, refractory) or None, got {type(state).__name__}")
     v, ref = state
-    _check_state_shape("state.v", v, x.shape)
+    check_state_shape("state.v", v, x.shape)
     if ref is None:
         ref = torch.zeros(x.shape, dtype=torch.int32, device=x.device)
-    _check_state_shape("state.refractory", ref, x.shape)
+    check_state_shape("state.refractory", ref, x.shape)
     return LIFState(v, ref)
 
 
 # ---------------------------------------------------------------------------------------
-# core step shared by LIF, IF, adaptive LIF and the recurrent layer
+# the reference step, shared by LIF, IF, adaptive LIF and the recurrent layer
 
 
 def _core_step(
@@ -229,6 +198,8 @@ def lif(
     *,
     return_membrane: bool = False,
     fused: bool = True,
+    backend: str = "auto",
+    check_finite: bool = True,
 ):
     """Run the LIF neuron over a time-first input ``x_seq`` ``[T, B, ...]``.
 
@@ -238,33 +209,32 @@ def lif(
     Passing ``final_state`` back continues the run exactly.
 
     Without a refractory period, a scalar threshold and no membrane to return, the whole
-    sequence runs in one fused kernel (:func:`snnbench.neurons.fused.lif_multistep_fused`,
-    same values and gradients); ``fused=False`` forces the reference loop below.
+    sequence runs in one registered kernel of ``backend`` (``"auto"``, ``"c"``,
+    ``"numba"``, ``"torch"``, ``"triton"``; same values and gradients); ``fused=False``
+    forces the reference loop. ``check_finite=False`` skips the scan of ``x_seq`` for
+    NaN/inf (for a model that checked its own input once; the layers between cannot create
+    them from finite weights).
     """
-    _check_seq(x_seq)
+    check_seq(x_seq, finite=check_finite)
     p = LIFParams(beta=0.9) if p is None else check_lif_params(p)
     if fused and p.refractory_steps == 0 and not return_membrane and not isinstance(p.threshold, torch.Tensor):
-        from .fused import lif_multistep_fused
-
         start = _prepare_state(state, x_seq.detach()[0])
-        spikes, v = lif_multistep_fused(
-            x_seq, start.v, p.beta, float(p.threshold), p.reset, float(p.v_reset), p.surrogate, p.detach_reset
-        )
+        beta = as_tensor(p.beta, x_seq)
+        check_broadcast("beta", beta, x_seq.shape[1:])
+        c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
+                           bool(p.detach_reset), p.surrogate)
+        be = kernels.resolve(x_seq, backend, "lif")
+        spikes, v = kernels.run("lif", be, x_seq, (start.v,), (beta,), c)
         return spikes, LIFState(v, start.refractory)
-    xs = x_seq.unbind(0)  # unbind, not x[t]: indexing a grad tensor makes backward O(T^2)
-    v, ref = _prepare_state(state, xs[0])
+    xs = x_seq.unbind(0)
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)
     n_ref, sg, det = p.refractory_steps, p.surrogate, p.detach_reset
-    spikes, mems = [], []
-    for x in xs:
-        s, h, v, ref = _core_step(x, v, ref, beta, thr, reset, v_reset, n_ref, sg, det)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(h)
-    out = torch.stack(spikes)
-    if return_membrane:
-        return out, LIFState(v, ref), torch.stack(mems)
-    return out, LIFState(v, ref)
+
+    def step(x, st):
+        s, h, v, ref = _core_step(x, st.v, st.refractory, beta, thr, reset, v_reset, n_ref, sg, det)
+        return s, h, LIFState(v, ref)
+
+    return scan(step, xs, _prepare_state(state, xs[0]), return_membrane)
 
 
 # ---------------------------------------------------------------------------------------

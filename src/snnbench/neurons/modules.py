@@ -8,6 +8,11 @@ Every module takes ``(x_seq [T, B, *shape], state=None)`` and returns
 Learnable time constant (PLIF, Fang et al. 2021): ``learn_tau=True`` stores a parameter
 ``w`` with ``beta = sigmoid(w)`` (so ``beta`` stays in (0, 1) under any update); one scalar
 per layer, or one per neuron with ``per_neuron=True`` (needs ``shape``).
+
+``backend`` (LIF, IF, AdaptiveLIF, CubaLIF) picks the kernel backend of
+:mod:`snnbench.neurons.kernels` (``"auto"``: C or numba on the CPU, Triton on CUDA).
+``check_finite=False`` skips the per-call scan of the input for NaN/inf: a model that
+validated its own input once passes it to every layer (about 5 % of a conv step).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validation import check_int, check_positive
+from .._validation import check_choice, check_int, check_positive
+from ._checks import check_unit_interval, decay_from_tau
 from .adaptive import ALIFParams, ALIFState, alif, check_alif_params, theta_decay_from_tau
+from .cuba import CubaLIFParams, CubaLIFState, check_cuba_params, cuba_lif
 from .izhikevich import (
     IzhikevichParams,
     IzhikevichState,
@@ -27,7 +34,8 @@ from .izhikevich import (
     izhikevich,
     izhikevich_preset,
 )
-from .lif import LIFParams, LIFState, _check_unit_interval, beta_from_tau, check_lif_params, lif
+from .kernels import BACKENDS
+from .lif import LIFParams, LIFState, beta_from_tau, check_lif_params, lif
 from .surrogate import Surrogate, get_surrogate
 
 
@@ -57,12 +65,37 @@ class _NeuronModule(nn.Module):
         surrogate: str | Surrogate,
         alpha: float | None,
         record: bool,
+        backend: str = "auto",
+        check_finite: bool = True,
     ) -> None:
         super().__init__()
         self.shape = _normalize_shape(shape)
         self.surrogate = get_surrogate(surrogate, alpha)
         self.record = bool(record)
         self.last_membrane: torch.Tensor | None = None
+        self.backend = check_choice("backend", backend, BACKENDS)
+        self.check_finite = bool(check_finite)
+
+    def _init_membrane(self, threshold, reset, v_reset, refractory_steps, detach_reset) -> None:
+        """The LIF-type fields every membrane module stores (checked by the kind's
+        ``check_*_params`` at the end of its constructor)."""
+        self.threshold = threshold
+        self.reset = reset
+        self.v_reset = v_reset
+        self.refractory_steps = refractory_steps
+        self.detach_reset = detach_reset
+
+    def _lif_params(self) -> LIFParams:
+        return LIFParams(
+            beta=self.beta, threshold=self.threshold, reset=self.reset, v_reset=self.v_reset,
+            refractory_steps=self.refractory_steps, surrogate=self.surrogate,
+            detach_reset=self.detach_reset,
+        )
+
+    def _run_kw(self) -> dict:
+        """Keywords every kind's multi-step function takes."""
+        return dict(return_membrane=self.record, backend=self.backend,
+                    check_finite=self.check_finite)
 
     def _init_beta(
         self,
@@ -77,7 +110,7 @@ class _NeuronModule(nn.Module):
             raise ValueError(f"give beta or tau_mem, not both (got beta={beta!r}, tau_mem={tau_mem!r})")
         if beta is None:
             beta = 0.9 if tau_mem is None else beta_from_tau(tau_mem, self.dt)
-        _check_unit_interval("beta", beta)
+        check_unit_interval("beta", beta)
         self.learn_tau = bool(learn_tau)
         if per_neuron and self.shape is None:
             raise ValueError("per_neuron=True needs the neuron shape: pass shape=(...)")
@@ -139,29 +172,23 @@ class LIF(_NeuronModule):
         learn_tau: bool = False,
         per_neuron: bool = False,
         record: bool = False,
+        backend: str = "auto",
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(shape, surrogate, alpha, record)
+        super().__init__(shape, surrogate, alpha, record, backend, check_finite)
         self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
-        self.threshold = threshold
-        self.reset = reset
-        self.v_reset = v_reset
-        self.refractory_steps = refractory_steps
-        self.detach_reset = detach_reset
+        self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         check_lif_params(self.params())  # fail at construction, not at the first batch
 
     def params(self) -> LIFParams:
         """The ``LIFParams`` the next forward uses (beta a tensor when learnable)."""
-        return LIFParams(
-            beta=self.beta, threshold=self.threshold, reset=self.reset, v_reset=self.v_reset,
-            refractory_steps=self.refractory_steps, surrogate=self.surrogate,
-            detach_reset=self.detach_reset,
-        )
+        return self._lif_params()
 
     def forward(
         self, x_seq: torch.Tensor, state: LIFState | None = None
     ) -> tuple[torch.Tensor, LIFState]:
         _check_input_shape(x_seq, self.shape)
-        return self._finish(lif(x_seq, state, self.params(), return_membrane=self.record))
+        return self._finish(lif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         beta = "learned" if self.learn_tau else f"{self._beta:.4g}"
@@ -186,11 +213,13 @@ class IF(LIF):
         alpha: float | None = None,
         detach_reset: bool = False,
         record: bool = False,
+        backend: str = "auto",
+        check_finite: bool = True,
     ) -> None:
         super().__init__(
             shape, beta=1.0, threshold=threshold, reset=reset, v_reset=v_reset,
             refractory_steps=refractory_steps, surrogate=surrogate, alpha=alpha,
-            detach_reset=detach_reset, record=record,
+            detach_reset=detach_reset, record=record, backend=backend, check_finite=check_finite,
         )
 
 
@@ -200,6 +229,9 @@ class AdaptiveLIF(_NeuronModule):
     ``theta`` rises by ``theta_plus`` per spike and decays with ``tau_theta`` ms (default
     1e7 ms as in Diehl & Cook: practically no decay). Pass the returned state back to keep
     ``theta`` across samples (homeostasis spans the whole training run).
+    ``theta_decays_first`` selects the order of decay and threshold test
+    (:mod:`snnbench.neurons.adaptive`). Runs the fused ``"alif"`` kernel unless
+    ``refractory_steps``, ``record`` or ``theta_decays_first`` need the reference loop.
     """
 
     def __init__(
@@ -221,16 +253,16 @@ class AdaptiveLIF(_NeuronModule):
         learn_tau: bool = False,
         per_neuron: bool = False,
         record: bool = False,
+        theta_decays_first: bool = False,
+        backend: str = "auto",
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(shape, surrogate, alpha, record)
+        super().__init__(shape, surrogate, alpha, record, backend, check_finite)
         self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
-        self.threshold = threshold
+        self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         self.theta_plus = theta_plus
         self.tau_theta = check_positive("tau_theta", tau_theta)
-        self.reset = reset
-        self.v_reset = v_reset
-        self.refractory_steps = refractory_steps
-        self.detach_reset = detach_reset
+        self.theta_decays_first = theta_decays_first
         check_alif_params(self.params())
 
     def params(self) -> ALIFParams:
@@ -240,13 +272,14 @@ class AdaptiveLIF(_NeuronModule):
             theta_decay=theta_decay_from_tau(self.tau_theta, self.dt), reset=self.reset,
             v_reset=self.v_reset, refractory_steps=self.refractory_steps,
             surrogate=self.surrogate, detach_reset=self.detach_reset,
+            theta_decays_first=self.theta_decays_first,
         )
 
     def forward(
         self, x_seq: torch.Tensor, state: ALIFState | None = None
     ) -> tuple[torch.Tensor, ALIFState]:
         _check_input_shape(x_seq, self.shape)
-        return self._finish(alif(x_seq, state, self.params(), return_membrane=self.record))
+        return self._finish(alif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         beta = "learned" if self.learn_tau else f"{self._beta:.4g}"
@@ -278,21 +311,23 @@ class Izhikevich(_NeuronModule):
         substeps: int = 2,
         v_peak: float = 30.0,
         v_scale: float = 10.0,
+        scheme: str = "euler",
         surrogate: str | Surrogate = "atan",
         alpha: float | None = None,
         record: bool = False,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(shape, surrogate, alpha, record)
+        super().__init__(shape, surrogate, alpha, record, check_finite=check_finite)
         given = [v is not None for v in (a, b, c, d)]
         if any(given) and not all(given):
             raise ValueError(f"give all of a, b, c, d or none of them, got a={a}, b={b}, c={c}, d={d}")
         if all(given):
-            p = IzhikevichParams(a, b, c, d, dt, substeps, v_peak, v_scale, self.surrogate)
+            p = IzhikevichParams(a, b, c, d, dt, substeps, v_peak, v_scale, self.surrogate, scheme)
             self.preset = None
         else:
             p = izhikevich_preset(
                 preset, dt=dt, substeps=substeps, v_peak=v_peak, v_scale=v_scale,
-                surrogate=self.surrogate,
+                surrogate=self.surrogate, scheme=scheme,
             )
             self.preset = preset
         self.p = check_izhikevich_params(p)
@@ -304,11 +339,90 @@ class Izhikevich(_NeuronModule):
         self, x_seq: torch.Tensor, state: IzhikevichState | None = None
     ) -> tuple[torch.Tensor, IzhikevichState]:
         _check_input_shape(x_seq, self.shape)
-        return self._finish(izhikevich(x_seq, state, self.p, return_membrane=self.record))
+        return self._finish(izhikevich(x_seq, state, self.p, return_membrane=self.record,
+                                       check_finite=self.check_finite))
 
     def extra_repr(self) -> str:
         name = self.preset or "custom"
         return f"shape={self.shape}, preset={name!r}, a={self.p.a}, b={self.p.b}, c={self.p.c}, d={self.p.d}, dt={self.p.dt}"
 
 
-__all__ = ["LIF", "IF", "AdaptiveLIF", "Izhikevich"]
+class CubaLIF(_NeuronModule):
+    """Current-based LIF layer (:mod:`snnbench.neurons.cuba`): a synaptic current decaying
+    with ``tau_syn`` feeds a LIF membrane decaying with ``tau_mem`` (ms, step ``dt`` ms).
+
+    Give ``alpha``/``tau_syn`` and ``beta``/``tau_mem`` (defaults: ``alpha = 0.8``,
+    ``beta = 0.9``); ``learn_decays=True`` makes both per-layer learnable decays stored as
+    ``sigmoid(w)`` (one per neuron with ``per_neuron=True``). Returns
+    ``(spikes, CubaLIFState(i, v))``.
+    """
+
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        alpha: float | None = None,
+        tau_syn: float | None = None,
+        beta: float | None = None,
+        tau_mem: float | None = None,
+        dt: float = 1.0,
+        threshold: float = 1.0,
+        reset: str = "soft",
+        v_reset: float = 0.0,
+        surrogate: str | Surrogate = "atan",
+        slope: float | None = None,
+        detach_reset: bool = False,
+        learn_decays: bool = False,
+        per_neuron: bool = False,
+        record: bool = False,
+        backend: str = "auto",
+        check_finite: bool = True,
+    ) -> None:
+        super().__init__(shape, surrogate, slope, record, backend, check_finite)
+        self.dt = check_positive("dt", dt)
+        a = _decay(alpha, tau_syn, dt, 0.8, "alpha", "tau_syn")
+        b = _decay(beta, tau_mem, dt, 0.9, "beta", "tau_mem")
+        self._init_membrane(threshold, reset, v_reset, 0, detach_reset)
+        if per_neuron and (self.shape is None or not learn_decays):
+            raise ValueError("per_neuron=True needs learn_decays=True and the neuron shape")
+        self.learn_decays = bool(learn_decays)
+        if self.learn_decays:
+            size = self.shape if per_neuron else ()
+            for name, d in (("alpha", a), ("beta", b)):
+                if not 0.0 < d < 1.0:
+                    raise ValueError(f"{name} must be in (0, 1) open with learn_decays=True, got {d!r}")
+            self.w = nn.Parameter(torch.tensor([math.log(a / (1 - a)), math.log(b / (1 - b))])
+                                  .view(2, *([1] * len(size))).repeat(1, *size))
+        else:
+            self._decays = (a, b)
+        check_cuba_params(self.params())
+
+    def params(self) -> CubaLIFParams:
+        """The ``CubaLIFParams`` the next forward uses (decays tensors when learnable)."""
+        a, b = torch.sigmoid(self.w).unbind(0) if self.learn_decays else self._decays
+        return CubaLIFParams(alpha=a, beta=b, threshold=self.threshold, reset=self.reset,
+                             v_reset=self.v_reset, surrogate=self.surrogate,
+                             detach_reset=self.detach_reset)
+
+    def forward(
+        self, x_seq: torch.Tensor, state: CubaLIFState | None = None
+    ) -> tuple[torch.Tensor, CubaLIFState]:
+        _check_input_shape(x_seq, self.shape)
+        return self._finish(cuba_lif(x_seq, state, self.params(), **self._run_kw()))
+
+    def extra_repr(self) -> str:
+        decays = "learned" if self.learn_decays else f"alpha={self._decays[0]:.4g}, beta={self._decays[1]:.4g}"
+        return f"shape={self.shape}, {decays}, threshold={self.threshold}, reset={self.reset!r}"
+
+
+def _decay(value, tau, dt, default, name, tau_name) -> float:
+    """A decay per step from itself or its time constant (one of the two, or the default)."""
+    if value is not None and tau is not None:
+        raise ValueError(f"give {name} or {tau_name}, not both (got {value!r}, {tau!r})")
+    d = default if value is None and tau is None else (
+        value if tau is None else decay_from_tau(tau, dt, name=tau_name))
+    check_unit_interval(name, d)
+    return float(d)
+
+
+__all__ = ["LIF", "IF", "AdaptiveLIF", "Izhikevich", "CubaLIF"]

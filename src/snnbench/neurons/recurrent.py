@@ -18,7 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_int, check_tensor
-from .lif import LIFParams, _check_seq, _check_state_shape, _core_step, check_lif_params
+from . import kernels
+from ._checks import as_tensor, check_seq, check_state_shape
+from ._scan import scan
+from .lif import LIFParams, _core_step, check_lif_params
 from .modules import _NeuronModule
 from .surrogate import Surrogate
 
@@ -50,6 +53,7 @@ def recurrent_lif(
     b_in: torch.Tensor | None = None,
     return_membrane: bool = False,
     fused: bool = True,
+    check_finite: bool = True,
 ):
     """Run a recurrent LIF layer over ``x_seq`` ``[T, B, F]``.
 
@@ -57,10 +61,11 @@ def recurrent_lif(
     optional ``b_in`` ``[H]``. ``p`` defaults to ``LIFParams(beta=0.9)``. Returns
     ``(spikes [T, B, H], state)`` or ``(spikes, state, membrane)`` (pre-reset ``h_t``).
     Without a refractory period, with a scalar threshold and no membrane to return, the
-    time loop is one autograd node (:mod:`snnbench.neurons.fused_recurrent`, same values
-    and gradients); ``fused=False`` forces the reference loop below.
+    time loop is one autograd node (the ``"rlif"`` kernel,
+    :mod:`snnbench.neurons.kernels.recurrent`, same values and gradients); ``fused=False``
+    forces the reference loop below. ``check_finite`` as in :func:`snnbench.neurons.lif.lif`.
     """
-    _check_seq(x_seq)
+    check_seq(x_seq, finite=check_finite)
     check_tensor("w_in", w_in, ndim=2)
     check_tensor("w_rec", w_rec, ndim=2)
     hidden = w_in.shape[0]
@@ -87,29 +92,20 @@ def recurrent_lif(
             )
         v, ref, s = state
         for name, t in (("state.v", v), ("state.refractory", ref), ("state.spikes", s)):
-            _check_state_shape(name, t, cur[0].shape)
+            check_state_shape(name, t, cur[0].shape)
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)
     n_ref, sg, det = p.refractory_steps, p.surrogate, p.detach_reset
     if fused and n_ref == 0 and not return_membrane and not isinstance(thr, torch.Tensor):
-        from .fused import _decay_factor
-        from .fused_recurrent import recurrent_lif_fused
-
-        b = _decay_factor("beta", beta, cur_all)
-        out, v, s = recurrent_lif_fused(cur_all, w_rec, v, s, b, float(thr), reset,
-                                        v_reset, sg, det)
+        c = kernels.Consts(float(thr), v_reset, kernels.RESET_CODE[reset], bool(det), sg)
+        out, v, s = kernels.run("rlif", "torch", cur_all, (v, s), (w_rec, as_tensor(beta, cur_all)), c)
         return out, RLIFState(v, ref, s)
-    spikes, mems = [], []
-    for c in cur:
-        x = c + F.linear(s, w_rec)
-        s, h, v, ref = _core_step(x, v, ref, beta, thr, reset, v_reset, n_ref, sg, det)
-        spikes.append(s)
-        if return_membrane:
-            mems.append(h)
-    out = torch.stack(spikes)
-    st = RLIFState(v, ref, s)
-    if return_membrane:
-        return out, st, torch.stack(mems)
-    return out, st
+
+    def step(c, st):
+        x = c + F.linear(st.spikes, w_rec)
+        s, h, v, ref = _core_step(x, st.v, st.refractory, beta, thr, reset, v_reset, n_ref, sg, det)
+        return s, h, RLIFState(v, ref, s)
+
+    return scan(step, cur, RLIFState(v, ref, s), return_membrane)
 
 
 class RecurrentLIF(_NeuronModule):
@@ -138,27 +134,20 @@ class RecurrentLIF(_NeuronModule):
         learn_tau: bool = False,
         per_neuron: bool = False,
         record: bool = False,
+        check_finite: bool = True,
     ) -> None:
         in_features = check_int("in_features", in_features)
         hidden = check_int("hidden", hidden)
-        super().__init__(hidden, surrogate, alpha, record)
+        super().__init__(hidden, surrogate, alpha, record, check_finite=check_finite)
         self.in_features, self.hidden = in_features, hidden
         self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
-        self.threshold = threshold
-        self.reset = reset
-        self.v_reset = v_reset
-        self.refractory_steps = refractory_steps
-        self.detach_reset = detach_reset
+        self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         self.fc_in = nn.Linear(in_features, hidden, bias=bias)
         self.fc_rec = nn.Linear(hidden, hidden, bias=False)
         check_lif_params(self.params())
 
     def params(self) -> LIFParams:
-        return LIFParams(
-            beta=self.beta, threshold=self.threshold, reset=self.reset, v_reset=self.v_reset,
-            refractory_steps=self.refractory_steps, surrogate=self.surrogate,
-            detach_reset=self.detach_reset,
-        )
+        return self._lif_params()
 
     def forward(
         self, x_seq: torch.Tensor, state: RLIFState | None = None
@@ -166,7 +155,7 @@ class RecurrentLIF(_NeuronModule):
         return self._finish(
             recurrent_lif(
                 x_seq, self.fc_in.weight, self.fc_rec.weight, state, self.params(),
-                b_in=self.fc_in.bias, return_membrane=self.record,
+                b_in=self.fc_in.bias, return_membrane=self.record, check_finite=self.check_finite,
             )
         )
 

@@ -1,4 +1,5 @@
-r"""Fused recurrent LIF layer: the time loop forward and backward as one autograd node.
+r"""The recurrent LIF (kind ``"rlif"``) in the ``"torch"`` backend: the time loop forward
+and backward as one autograd node.
 
 Recurrent LIF over a precomputed input current :math:`c_t = W_{in} x_t + b` ``[T, B, H]``:
 
@@ -23,17 +24,16 @@ pre-reset membrane ``h`` and the spikes ``s``. Backward runs the reverse recurre
 and the weight gradient as one product over all steps,
 :math:`\partial L/\partial W_{rec} = \sum_t (g^h_t)^\top s_{t-1}`. Torch ops only, so the
 same code runs on any device. Used by ``recurrent_lif`` when there is no refractory period
-and the threshold is a number.
+and the threshold is a number. States ``(v, s)``, parameters ``(w_rec, beta)``.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .fused import _RESET_CODE, _reduce_to, _reset_v, _spike_and_reset_
-from .surrogate import Surrogate
-
-__all__ = ["recurrent_lif_fused"]
+from . import register
+from ._flat import reduce_to
+from .reference import reset_v, spike_and_reset_
 
 # Steps per chunk of the backward pass (bounds its temporaries to _CHUNK x [B, H]).
 _CHUNK = 32
@@ -49,17 +49,17 @@ def _dv_dh(h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, thr: float, mode:
     return 1.0
 
 
-class _RecurrentLIFFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, cur, w_rec, v0, s0, beta, thr, mode, vr, surrogate, detach):  # type: ignore[override]
-        T = cur.shape[0]
-        c = cur.detach()
+class RLIF:
+    def forward(self, x, states0, params, c, save):
+        v0, s0 = states0
+        w_rec, beta = params
+        T = x.shape[0]
         w_t = w_rec.detach().t()
         b = beta.detach()
-        S = torch.empty_like(c)
-        Hs = torch.empty_like(c)
-        v = v0.detach().expand_as(c[0]).clone()
-        s = s0.detach().expand_as(c[0]).contiguous()
+        S = torch.empty_like(x)
+        Hs = torch.empty_like(x)
+        v = v0.detach().expand_as(x[0]).clone()
+        s = s0.detach().expand_as(x[0]).contiguous()
         bv = torch.empty_like(v)
         # A few ops per step, all into existing buffers, in the reference's order of
         # operations ((s W^T + c) + beta v, no fused multiply-add): a different rounding
@@ -67,32 +67,31 @@ class _RecurrentLIFFn(torch.autograd.Function):
         for t in range(T):
             h = Hs[t]
             torch.mm(s, w_t, out=h)
-            h.add_(c[t])
+            h.add_(x[t])
             h.add_(torch.mul(b, v, out=bv))
-            _spike_and_reset_(h, thr, mode, vr, S[t], v)
+            spike_and_reset_(h, c.thr, c.mode, c.vr, S[t], v)
             s = S[t]
-        ctx.save_for_backward(Hs, S, w_rec, v0, s0, beta)
-        ctx.cfg = (thr, mode, vr, surrogate, detach)
-        return S, v, S[-1].clone()
+        return S, (v, S[-1].clone()), (Hs, S)
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, gS, gvT, gsT):  # type: ignore[override]
-        Hs, S, w, v0, s0, beta = ctx.saved_tensors
-        thr, mode, vr, surrogate, detach = ctx.cfg
+    def backward(self, saved, gS, gfinal, states0, params, c, need, xdtype):
+        Hs, S = saved
+        v0, s0 = states0
+        w, beta = params
+        gvT, gsT = gfinal
+        thr, mode, vr = c.thr, c.mode, c.vr
         T = Hs.shape[0]
         b = beta.detach()
         G = torch.empty_like(Hs)
         gv = torch.zeros_like(Hs[0]) if gvT is None else gvT.expand_as(Hs[0]).clone()
         gs = torch.empty_like(Hs[0])
-        g_beta = torch.zeros_like(Hs[0]) if ctx.needs_input_grad[4] else None
+        g_beta = torch.zeros_like(Hs[0]) if need[3] else None
         # Walk back in chunks of steps: what does not depend on the recurrence (surrogate
         # derivative, dv/dh, v_{t-1}) is computed per chunk in a few whole-tensor ops, and
         # those temporaries stay chunk-sized instead of [T, B, H].
         for t1 in range(T, 0, -_CHUNK):
             t0 = max(0, t1 - _CHUNK)
-            sg = surrogate.derivative(Hs[t0:t1] - thr)
-            dv = _dv_dh(Hs[t0:t1], S[t0:t1], sg, thr, mode, vr, detach)
+            sg = c.surrogate.derivative(Hs[t0:t1] - thr)
+            dv = _dv_dh(Hs[t0:t1], S[t0:t1], sg, thr, mode, vr, c.detach)
             for t in range(t1 - 1, t0 - 1, -1):
                 i = t - t0
                 g_out = gS[t] if gS is not None else torch.zeros_like(gs)
@@ -110,43 +109,34 @@ class _RecurrentLIFFn(torch.autograd.Function):
                     gh.add_(gv)
                 torch.mul(gh, b, out=gv)  # g^v_{t-1} = beta g^h_t
             if g_beta is not None:
-                if t0 > 0:
-                    v_prev = _reset_v(Hs[t0 - 1:t1 - 1], thr, mode, vr)
-                    g_beta += (G[t0:t1] * v_prev).sum(0)
-                else:
-                    g_beta += G[0] * v0
-                    if t1 > 1:
-                        g_beta += (G[1:t1] * _reset_v(Hs[:t1 - 1], thr, mode, vr)).sum(0)
+                _add_beta_terms(g_beta, G, Hs, v0, t0, t1, thr, mode, vr)
+        return G, self._weights_and_states(G, S, w, s0, v0, gv, g_beta, beta, need)
+
+    @staticmethod
+    def _weights_and_states(G, S, w, s0, v0, gv, g_beta, beta, need):
         g_w = g_v0 = g_s0 = None
-        if ctx.needs_input_grad[1]:
-            H = Hs.shape[-1]
+        if need[2]:
+            H = G.shape[-1]
             # sum_t (g^h_t)^T s_{t-1}: one product over steps 1.. plus the initial spikes
             g_w = G[0].t() @ s0.expand_as(S[0])
-            if T > 1:
+            if G.shape[0] > 1:
                 g_w = g_w + G[1:].reshape(-1, H).t() @ S[:-1].reshape(-1, H)
-        if ctx.needs_input_grad[2]:
-            g_v0 = _reduce_to(gv, v0)
-        if ctx.needs_input_grad[3]:
-            g_s0 = _reduce_to(G[0] @ w, s0)
-        gb = _reduce_to(g_beta, beta) if g_beta is not None else None
-        return G, g_w, g_v0, g_s0, gb, None, None, None, None, None
+        if need[0]:
+            g_v0 = reduce_to(gv, v0)
+        if need[1]:
+            g_s0 = reduce_to(G[0] @ w, s0)
+        gb = reduce_to(g_beta, beta) if g_beta is not None else None
+        return [g_v0, g_s0, g_w, gb]
 
 
-def recurrent_lif_fused(
-    cur: torch.Tensor,
-    w_rec: torch.Tensor,
-    v0: torch.Tensor,
-    s0: torch.Tensor,
-    beta: torch.Tensor,
-    threshold: float,
-    reset: str,
-    v_reset: float,
-    surrogate: Surrogate,
-    detach_reset: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Spikes ``[T, B, H]``, final ``v`` and final spikes ``[B, H]`` of the recurrent LIF
-    over the input current ``cur`` ``[T, B, H]`` (already ``W_in x + b``). Arguments are
-    checked by the caller (:func:`snnbench.neurons.recurrent.recurrent_lif`); ``v0``,
-    ``s0`` and ``beta`` are tensors broadcastable to ``[B, H]``."""
-    return _RecurrentLIFFn.apply(cur, w_rec, v0, s0, beta, float(threshold), _RESET_CODE[reset],
-                                 float(v_reset), surrogate, bool(detach_reset))
+def _add_beta_terms(g_beta, G, Hs, v0, t0, t1, thr, mode, vr):
+    """g_beta += sum over steps t0..t1-1 of g^h_t v_{t-1} (v_{-1} = v0)."""
+    if t0 > 0:
+        g_beta += (G[t0:t1] * reset_v(Hs[t0 - 1:t1 - 1], thr, mode, vr)).sum(0)
+        return
+    g_beta += G[0] * v0
+    if t1 > 1:
+        g_beta += (G[1:t1] * reset_v(Hs[:t1 - 1], thr, mode, vr)).sum(0)
+
+
+register("rlif", "torch", RLIF())

@@ -83,7 +83,7 @@ typedef struct {
     int64_t T, N;
 } NAME(bwd_args);
 
-/* The surrogate derivative at U - thr for each built-in kind (fused._SG_CODE), in the
+/* The surrogate derivative at U - thr for each built-in kind (kernels.SG_CODE), in the
  * numba kernels' arithmetic (U = h for the LIF, h - a for the adaptive LIF); kind -1 reads
  * the precomputed row dp. */
 #define SNN_D_ATAN(U) (c0 / (one + (c1 * ((U) - thr)) * (c1 * ((U) - thr))))

@@ -1,11 +1,11 @@
-r"""Triton kernels of the fused LIF and adaptive LIF: the GPU path of ``snnbench.neurons.fused``.
+r"""The ``"triton"`` backend: the LIF and adaptive LIF kernels for CUDA devices.
 
 The torch backend runs a CUDA tensor through a Python loop over time, several kernel
 launches per step; at T = 100 the launches, not the arithmetic, set the pace. Here one
 launch runs the whole sequence: each program owns ``BLOCK`` neurons, keeps their state in
 registers and walks time, so every element of ``x`` is read once and every spike written
-once. The equations are those of ``fused.py`` (its module docstring has the forward and
-backward recurrences); nothing here is specific to a GPU except the launch, so the same
+once. The equations are those of the torch backend (:mod:`.reference` has the backward
+recurrences); nothing here is specific to a GPU except the launch, so the same
 kernels also run under Triton's CPU interpreter (``TRITON_INTERPRET=1``), which is how the
 tests check them on a machine without a GPU.
 
@@ -21,7 +21,7 @@ expanded to every neuron.
 Multiply-add contraction is switched off so ``beta * v + x`` rounds as the reference does
 and threshold ties fall the same way.
 
-Import this module only where triton is installed (``fused.fused_backend`` checks).
+Imported by the registry only where triton is installed.
 """
 
 from __future__ import annotations
@@ -30,15 +30,18 @@ import torch
 import triton
 import triton.language as tl
 
+from . import register, sg_consts
+from ._flat import flat, reduce_to
+
 __all__ = ["lif_forward", "lif_backward", "alif_forward", "alif_backward", "periodic",
-           "compute_dtype"]
+           "compute_dtype", "BLOCK"]
 
 BLOCK = 256  # neurons per program: enough programs to fill a GPU from B * H >= 30k
 
 
 @triton.jit
 def _surrogate(u, KIND: tl.constexpr, alpha, c0, c1):
-    """sigma'(u) of the built-in surrogates (codes of fused._SG_CODE)."""
+    """sigma'(u) of the built-in surrogates (codes of kernels.SG_CODE)."""
     if KIND == 0:  # ATan: (alpha/2) / (1 + (pi/2 alpha u)^2); c0 = alpha/2, c1 = pi/2 alpha
         z = c1 * u
         d = c0 / (1.0 + z * z)
@@ -135,10 +138,12 @@ def _lif_bwd_kernel(h_ptr, gs_ptr, gv_ptr, v0_ptr, v0_period, b_ptr, b_period, d
             gh = g + gs * d
         tl.store(gx_ptr + row, gh.to(gx_ptr.dtype.element_ty), mask=m)
         if NEED_BETA:
-            # v_{t-1}: reset(h_{t-1}) for t > 0, v0 at t = 0 (both loads masked, one kept)
-            hp = tl.load(h_ptr + row - N, mask=m & (t > 0), other=0.0)
+            # v_{t-1}: reset(h_{t-1}) for t > 0, v0 at t = 0 (both loads masked, one kept;
+            # the step broadcast to a vector so the mask is a vector also where t is a
+            # Python int, as in the CPU interpreter)
+            hp = tl.load(h_ptr + row - N, mask=m & (offs * 0 + t > 0), other=0.0)
             vp = _reset(hp, thr, vr, MODE)
-            v0 = tl.load(v0_ptr + offs % v0_period, mask=m & (t == 0), other=0.0)
+            v0 = tl.load(v0_ptr + offs % v0_period, mask=m & (offs * 0 + t == 0), other=0.0)
             gb += gh * tl.where(t > 0, vp, v0)
         g = b * gh
     tl.store(gv_ptr + offs, g, mask=m)
@@ -238,10 +243,10 @@ def _alif_bwd_kernel(h_ptr, at_ptr, gs_ptr, gv_ptr, ga_ptr, v0_ptr, v0_period, b
             q = r * q - gsj * d
         tl.store(gx_ptr + row, gh.to(gx_ptr.dtype.element_ty), mask=m)
         if NEED_BETA:
-            hp = tl.load(h_ptr + row - N, mask=m & (t > 0), other=0.0)
-            app = tl.load(at_ptr + row - N, mask=m & (t > 0), other=0.0)
+            hp = tl.load(h_ptr + row - N, mask=m & (offs * 0 + t > 0), other=0.0)
+            app = tl.load(at_ptr + row - N, mask=m & (offs * 0 + t > 0), other=0.0)
             vp = _reset(hp, thr + app, vr, MODE)
-            v0 = tl.load(v0_ptr + offs % v0_period, mask=m & (t == 0), other=0.0)
+            v0 = tl.load(v0_ptr + offs % v0_period, mask=m & (offs * 0 + t == 0), other=0.0)
             gb += gh * tl.where(t > 0, vp, v0)
         g = b * gh
     tl.store(gv_ptr + offs, g, mask=m)
@@ -341,3 +346,73 @@ def alif_backward(h: torch.Tensor, at: torch.Tensor, gs: torch.Tensor, gv: torch
                                gx, gv if gb is None else gb, gv if gr is None else gr, p, T, N,
                                MODE=mode, DETACH=detach, KIND=kind, NEED_BETA=gb is not None,
                                NEED_RHO=gr is not None, **_launch())
+
+
+class LIF:
+    """The LIF kind on this backend (state in the compute dtype, parameters periodic)."""
+
+    def forward(self, x, states0, params, c, save):
+        nshape, dtype = x.shape[1:], x.dtype
+        cd = compute_dtype(dtype)  # state in float32 for half inputs
+        v = flat(states0[0], nshape, cd, copy=True)
+        s = torch.empty_like(x)
+        h = torch.empty(x.shape, dtype=cd, device=x.device) if save else None
+        lif_forward(x, v, periodic(params[0], nshape, cd), c.thr, c.vr, c.mode, bool(save), s, h)
+        return s, (v.to(dtype).view(nshape),), (h,)
+
+    def backward(self, saved, gs, gfinal, states0, params, c, need, xdtype):
+        (h,) = saved
+        nshape, cd = h.shape[1:], h.dtype
+        v0, beta = states0[0], params[0]
+        gs = torch.zeros_like(h) if gs is None else gs.contiguous()
+        gvT = gfinal[0]
+        gv = flat(torch.zeros((), dtype=cd, device=h.device) if gvT is None else gvT, nshape, cd,
+                  copy=True)
+        kind, alpha, c0, c1 = sg_consts(c.surrogate)
+        dpre = c.surrogate.derivative(h - c.thr).contiguous() if kind < 0 else None
+        gx = torch.empty(h.shape, dtype=xdtype, device=h.device)
+        gbeta = torch.empty_like(gv) if need[1] else None
+        lif_backward(h, gs, gv, periodic(v0, nshape, cd), periodic(beta, nshape, cd), c.thr, c.vr,
+                     c.mode, bool(c.detach), kind, (alpha, c0, c1), dpre, gx, gbeta)
+        gv0 = reduce_to(gv.view(nshape), v0).to(v0.dtype) if need[0] else None
+        gb = reduce_to(gbeta.view(nshape), beta).to(beta.dtype) if gbeta is not None else None
+        return gx, [gv0, gb]
+
+
+class ALIF:
+    """The adaptive LIF kind on this backend."""
+
+    def forward(self, x, states0, params, c, save):
+        nshape, dtype = x.shape[1:], x.dtype
+        cd = compute_dtype(dtype)
+        v, a = (flat(t, nshape, cd, copy=True) for t in states0)
+        s = torch.empty_like(x)
+        h = torch.empty(x.shape, dtype=cd, device=x.device) if save else None
+        at = torch.empty_like(h) if save else None
+        alif_forward(x, v, a, periodic(params[0], nshape, cd), periodic(params[1], nshape, cd),
+                     c.thr, c.extra[0], c.vr, c.mode, bool(save), s, h, at)
+        return s, (v.to(dtype).view(nshape), a.to(dtype).view(nshape)), (h, at)
+
+    def backward(self, saved, gs, gfinal, states0, params, c, need, xdtype):
+        h, at = saved
+        nshape, cd = h.shape[1:], h.dtype
+        zero = torch.zeros((), dtype=cd, device=h.device)
+        gs = torch.zeros_like(h) if gs is None else gs.contiguous()
+        gv, ga = (flat(zero if g is None else g, nshape, cd, copy=True) for g in gfinal)
+        kind, alpha, c0, c1 = sg_consts(c.surrogate)
+        dpre = c.surrogate.derivative(h - (at + c.thr)).contiguous() if kind < 0 else None
+        gx = torch.empty(h.shape, dtype=xdtype, device=h.device)
+        gbeta = torch.empty_like(gv) if need[2] else None
+        grho = torch.empty_like(gv) if need[3] else None
+        v0, beta, rho = states0[0], params[0], params[1]
+        alif_backward(h, at, gs, gv, ga, periodic(v0, nshape, cd), periodic(beta, nshape, cd),
+                      periodic(rho, nshape, cd), c.thr, c.extra[0], c.vr, c.mode, bool(c.detach),
+                      kind, (alpha, c0, c1), dpre, gx, gbeta, grho)
+        outs = (gv, ga, gbeta, grho)
+        likes = (*states0, *params)
+        return gx, [reduce_to(g.view(nshape), t).to(t.dtype) if n and g is not None else None
+                    for g, t, n in zip(outs, likes, need)]
+
+
+register("lif", "triton", LIF())
+register("alif", "triton", ALIF())

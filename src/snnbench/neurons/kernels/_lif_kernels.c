@@ -1,8 +1,8 @@
 /*
- * Fused multi-step LIF kernels in plain C, the "c" backend of snnbench.neurons.fused.
+ * Fused multi-step LIF kernels in plain C, the "c" backend of snnbench.neurons.kernels.
  *
- * The same recurrences and loop structure as the numba kernels in fused.py (its module
- * docstring has the equations): the neurons are split into one contiguous slice per
+ * The same recurrences and loop structure as the numba kernels (kernels/numba.py; the
+ * backward equations are in kernels/reference.py): the neurons are split into one contiguous slice per
  * thread, each slice walks time, and every inner loop is a branch-free loop over
  * neurons (one per reset mode) that the compiler vectorises. Built at install time as an
  * optional extension and loaded with ctypes (no Python C API), so that using it does not
@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "../_parallel.h"
+#include "../../_parallel.h"
 
 /* The kernels for float and double: the body is written once and instantiated twice. */
 #define REAL float

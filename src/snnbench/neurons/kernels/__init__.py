@@ -1,0 +1,228 @@
+r"""The neuron-kernel registry: one contract, backends as plug-ins, one autograd path.
+
+A *kind* (``"lif"``, ``"alif"``, ``"cuba"``, ``"rlif"``) is a recurrence over time with
+state tensors (``v``; ``v, a``; ``i, v``; ``v, s``), per-neuron parameter tensors that may
+receive gradients (``beta``; ``beta, rho``; ``alpha, beta``; ``w_rec, beta``) and Python
+constants (:class:`Consts`: threshold, reset, surrogate, ...). Its equations and its
+autograd reference step live with the kind (``snnbench.neurons.lif``, ``adaptive``,
+``cuba``, ``recurrent``); a *backend* module (``reference`` = ``"torch"``, ``numba``,
+``c``, ``triton``, ``recurrent``) implements the whole-sequence forward and the reverse
+recurrence of a kind and registers them with :func:`register`. :func:`run` is the only
+way in: it resolves the backend (:func:`resolve`), and one ``torch.autograd.Function``
+calls the registered :class:`Kernel` forward and backward, whatever kind and backend.
+
+A backend is imported the first time a kind asks for it, so a process that never uses
+numba or triton never imports them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import os
+from typing import NamedTuple, Protocol
+
+import torch
+
+from ..._validation import check_choice
+from ..surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
+
+__all__ = ["BACKENDS", "RESET_CODE", "Consts", "Kernel", "register", "registered", "resolve",
+           "run", "sg_consts"]
+
+BACKENDS = ("auto", "c", "numba", "torch", "triton")
+RESET_CODE = {"soft": 0, "hard": 1, "none": 2}
+# Surrogates with a closed form the compiled kernels evaluate inline; any other Surrogate
+# subclass works too, its derivative is then evaluated by torch over the whole sequence.
+SG_CODE: dict[type, int] = {ATan: 0, FastSigmoid: 1, Triangle: 2, Sigmoid: 3}
+# backend -> the modules that register its kernels (imported on first use)
+_MODULES = {"torch": ("reference", "recurrent"), "numba": ("numba",), "c": ("c",),
+            "triton": ("triton",)}
+_TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+class Consts(NamedTuple):
+    """Python constants of a kernel call: threshold, reset value, reset mode
+    (:data:`RESET_CODE`), ``detach_reset``, the surrogate, and the kind's extra constants
+    (``(theta_plus,)`` for the adaptive LIF)."""
+
+    thr: float
+    vr: float
+    mode: int
+    detach: bool
+    surrogate: Surrogate
+    extra: tuple[float, ...] = ()
+
+
+class Kernel(Protocol):
+    """What a backend registers for a kind.
+
+    ``forward(x, states0, params, c, save)`` runs the sequence ``x`` ``[T, B, ...]``
+    (contiguous, detached) from the initial states and returns ``(spikes, final_states,
+    saved)``; ``saved`` (tensors) is what backward needs and is only kept when ``save``.
+    ``backward(saved, gs, gfinal, states0, params, c, need, xdtype)`` gets the gradients of
+    the spikes and final states (``None`` where absent) and returns ``(gx, grads)``, one
+    gradient per initial state and parameter (``None`` where ``need`` is False), each
+    summed to its tensor's shape.
+    """
+
+    def forward(self, x, states0, params, c, save): ...
+
+    def backward(self, saved, gs, gfinal, states0, params, c, need, xdtype): ...
+
+
+_REGISTRY: dict[tuple[str, str], Kernel] = {}
+
+
+def register(kind: str, backend: str, kernel: Kernel) -> None:
+    """Make ``kernel`` the ``backend`` implementation of ``kind`` (called by the backend
+    modules when they are imported)."""
+    check_choice("backend", backend, BACKENDS[1:])
+    _REGISTRY[(kind, backend)] = kernel
+
+
+def registered(kind: str, backend: str) -> Kernel | None:
+    """The kernel registered for ``(kind, backend)``, importing the backend module on first
+    use; ``None`` when the backend has none for this kind or cannot be imported."""
+    if (kind, backend) not in _REGISTRY and backend in _MODULES:
+        _import_backend(backend)
+    return _REGISTRY.get((kind, backend))
+
+
+@functools.lru_cache(maxsize=None)
+def _import_backend(backend: str) -> bool:
+    try:
+        for module in _MODULES[backend]:
+            importlib.import_module(f"{__name__}.{module}")
+    except ImportError:  # numba or triton missing: the backend is simply not there
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def have_triton() -> bool:
+    """Whether triton imports (checked once: importing it is slow, and it cannot change)."""
+    try:
+        import triton  # noqa: F401
+    except Exception:  # missing, or broken beside this torch build
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def have_numba() -> bool:
+    """Whether numba is installed (without importing it: the C backend exists so that a
+    process need not start numba's LLVM)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def c_available() -> bool:
+    """Whether the C kernels were compiled at install time and load."""
+    from . import c
+
+    return c.available()
+
+
+def _triton_interpreted() -> bool:
+    # Triton's CPU interpreter runs the same kernels on CPU tensors (used by the tests on
+    # machines without a GPU); it reads this variable when the kernels are defined.
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _check_explicit(backend: str, x: torch.Tensor, cpu_ok: bool, gpu_ok: bool) -> None:
+    """Raise when an explicitly requested backend cannot run ``x``."""
+    if backend == "c" and not c_available():
+        raise ValueError("backend='c' needs the compiled kernels, which were not built at "
+                         "install time (no C compiler?); reinstall snnbench or use 'numba'")
+    if backend == "triton":
+        if not have_triton():
+            raise ValueError("backend='triton' needs the triton package (it comes with CUDA "
+                             "builds of PyTorch); install it or use 'torch'")
+        interp_ok = _triton_interpreted() and x.device.type == "cpu" and x.dtype in _TRITON_DTYPES
+        if not (gpu_ok or interp_ok):
+            raise ValueError(
+                f"backend='triton' needs a CUDA tensor of dtype float16/bfloat16/float32/float64 "
+                f"(or TRITON_INTERPRET=1 for CPU tensors), got {x.dtype} on {x.device}"
+            )
+    if backend == "numba" and not have_numba():
+        raise ValueError("backend='numba' needs the numba package; install it or use 'torch'")
+    if backend in ("c", "numba") and not cpu_ok:
+        raise ValueError(
+            f"backend={backend!r} needs a CPU float32/float64 tensor, got {x.dtype} on {x.device}"
+        )
+
+
+def resolve(x: torch.Tensor, backend: str = "auto", kind: str = "lif") -> str:
+    """The backend that runs ``kind`` on tensor ``x``: an explicit name is checked (one-line
+    error when it cannot run ``x`` or has no kernel for ``kind``); ``"auto"`` picks ``c``,
+    else ``numba``, for CPU float32/float64 tensors, ``triton`` for CUDA tensors, else
+    ``torch`` (any device and dtype)."""
+    check_choice("backend", backend, BACKENDS)
+    cpu_ok = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    gpu_ok = x.device.type == "cuda" and x.dtype in _TRITON_DTYPES
+    if backend != "auto":
+        _check_explicit(backend, x, cpu_ok, gpu_ok)
+        if registered(kind, backend) is None:
+            raise ValueError(f"backend={backend!r} has no kernel for the neuron kind {kind!r}; "
+                             f"use backend='auto' or 'torch'")
+        return backend
+    if cpu_ok:
+        order = (("c",) if c_available() else ()) + (("numba",) if have_numba() else ())
+    else:
+        order = ("triton",) if gpu_ok and have_triton() else ()
+    for name in order:
+        if registered(kind, name) is not None:
+            return name
+    return "torch"
+
+
+def sg_consts(surrogate: Surrogate) -> tuple[int, float, float, float]:
+    """(kind code, alpha, c0, c1) of a surrogate for the compiled kernels (kind -1 = a
+    custom surrogate, whose derivative torch evaluates beforehand)."""
+    import math
+
+    kind = SG_CODE.get(type(surrogate), -1)
+    alpha = float(surrogate.alpha)
+    c0 = alpha / 2 if kind == 0 else 0.0
+    c1 = math.pi / 2 * alpha if kind == 0 else 0.0
+    return kind, alpha, c0, c1
+
+
+class _KernelFn(torch.autograd.Function):
+    """The one autograd node of every fused neuron: forward and backward are the
+    registered kernel's; nothing here knows a kind or a backend."""
+
+    @staticmethod
+    def forward(ctx, kernel, c, save, n_states, x, *tensors):  # type: ignore[override]
+        states0, params = tensors[:n_states], tensors[n_states:]
+        s, finals, saved = kernel.forward(x.detach().contiguous(), states0, params, c, save)
+        if save:
+            ctx.save_for_backward(*saved, *tensors)
+            ctx.meta = (kernel, c, len(saved), n_states, x.dtype)
+        return (s, *finals)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gs, *gfinal):  # type: ignore[override]
+        kernel, c, n_saved, n_states, xdtype = ctx.meta
+        tensors = ctx.saved_tensors
+        saved, inputs = tensors[:n_saved], tensors[n_saved:]
+        need = ctx.needs_input_grad[5:]
+        gx, grads = kernel.backward(saved, gs, gfinal, inputs[:n_states], inputs[n_states:], c,
+                                    need, xdtype)
+        return (None, None, None, None, gx, *grads)
+
+
+def run(kind: str, backend: str, x: torch.Tensor, states0: tuple[torch.Tensor, ...],
+        params: tuple[torch.Tensor, ...], c: Consts) -> tuple[torch.Tensor, ...]:
+    """Run ``kind`` over ``x`` ``[T, B, ...]`` on ``backend`` (already resolved) and return
+    ``(spikes, *final_states)``. States and parameters are tensors broadcastable to the
+    neuron shape (checked by the caller); gradients flow to every one that requires grad.
+    Backward's inputs are saved only when a gradient can be asked for."""
+    kernel = registered(kind, backend)
+    if kernel is None:
+        raise ValueError(f"backend={backend!r} has no kernel for the neuron kind {kind!r}")
+    save = torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in states0)
+                                        or any(t.requires_grad for t in params))
+    return _KernelFn.apply(kernel, c, save, len(states0), x, *states0, *params)

@@ -1,0 +1,121 @@
+"""The current-based LIF (``"cuba"``) in the ``"numba"`` backend (see
+:mod:`snnbench.neurons.kernels.numba` for the layout). One loop per slice and step with the
+reset mode tested inside: this kind is not (yet) on a hot path, so it was not split into
+branch-free loops like the LIF's.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from . import register, sg_consts
+from ._flat import FlatKernel
+from .numba import _a, _acc, _dpre, _jit, _sg_row
+
+
+@numba.njit(parallel=True, **_jit)
+def _nb_cuba_fwd(x, i, v, alpha, beta, thr, vr, zero, one, mode, save, s_out, h_out, i_out,
+                 nthreads):
+    """Current-based LIF forward: i_t = alpha i_{t-1} + x_t, h_t = beta v_{t-1} + i_t. i, v:
+    [N] state in and out; h_out, i_out get h_t and i_t ([T, N] with save, else one scratch
+    row)."""
+    T, N = x.shape
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo = min(N, b * csz)
+        hi = min(N, lo + csz)
+        ib, vb, ab, bb = i[lo:hi], v[lo:hi], alpha[lo:hi], beta[lo:hi]
+        for t in range(T):
+            xt, st = x[t, lo:hi], s_out[t, lo:hi]
+            row = t if save else 0
+            ht, it = h_out[row, lo:hi], i_out[row, lo:hi]
+            for j in range(hi - lo):
+                cur = ab[j] * ib[j] + xt[j]
+                hh = bb[j] * vb[j] + cur
+                sp = one if hh >= thr else zero
+                ib[j] = cur
+                it[j] = cur
+                ht[j] = hh
+                st[j] = sp
+                if mode == 0:
+                    vb[j] = hh - thr * sp
+                elif mode == 1:
+                    vb[j] = vr if hh >= thr else hh
+                else:
+                    vb[j] = hh
+
+
+@numba.njit(parallel=True, **_jit)
+def _nb_cuba_bwd(h, cur, gs, gq, gv, i0, v0, alpha, beta, thr, vr, zero, one, mode, detach,
+                 kind, sa, c0, c1, dpre, need_alpha, need_beta, gx, galpha, gbeta, nthreads):
+    """Reverse recurrence of the current-based LIF: gh = dL/dh_t as for the LIF,
+    q = dL/di_t = gh + gq (gq = alpha q_{t+1}); dL/dx_t = q. gq, gv: [N] final-state
+    gradients in, initial-state gradients out."""
+    T, N = h.shape
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo = min(N, b * csz)
+        hi = min(N, lo + csz)
+        n = hi - lo
+        gqb, gvb, ab, bb = gq[lo:hi], gv[lo:hi], alpha[lo:hi], beta[lo:hi]
+        d = np.empty(n, dtype=h.dtype)
+        for t in range(T - 1, -1, -1):
+            ht, gst, gxt = h[t, lo:hi], gs[t, lo:hi], gx[t, lo:hi]
+            if kind < 0:
+                d[:] = dpre[t, lo:hi]
+            else:
+                _sg_row(ht, thr, kind, sa, c0, c1, zero, one, d)
+            for j in range(n):
+                g = gvb[j]
+                hh = ht[j]
+                if mode == 0:
+                    gh = g + (gst[j] if detach else gst[j] - thr * g) * d[j]
+                elif mode == 1:
+                    keep = zero if hh >= thr else g
+                    gh = keep + (gst[j] if detach else gst[j] + g * (vr - hh)) * d[j]
+                else:
+                    gh = g + gst[j] * d[j]
+                q = gh + gqb[j]
+                gxt[j] = q
+                if need_beta:
+                    if t == 0:
+                        vp = v0[lo + j]
+                    else:
+                        hp = h[t - 1, lo + j]
+                        vp = (hp - thr if hp >= thr else hp) if mode == 0 else (
+                            (vr if hp >= thr else hp) if mode == 1 else hp)
+                    gbeta[lo + j] += gh * vp
+                if need_alpha:
+                    galpha[lo + j] += q * (i0[lo + j] if t == 0 else cur[t - 1, lo + j])
+                gvb[j] = bb[j] * gh
+                gqb[j] = ab[j] * q
+
+
+class CUBA(FlatKernel):
+    def fwd(self, x, states, params, c, save, s):
+        T, npt = x.shape[0], x.numpy().dtype.type
+        rows = T if save else 1
+        h = torch.empty((rows, *x.shape[1:]), dtype=x.dtype)
+        cur = torch.empty_like(h)
+        _nb_cuba_fwd(_a(x, T), _a(states[0]), _a(states[1]), _a(params[0]), _a(params[1]),
+                     npt(c.thr), npt(c.vr), npt(0), npt(1), c.mode, bool(save), _a(s, T),
+                     _a(h, rows), _a(cur, rows), numba.get_num_threads())
+        return h, cur
+
+    def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
+        h, cur = saved
+        T, npt = h.shape[0], h.numpy().dtype.type
+        kind, sa, c0, c1 = sg_consts(c.surrogate)
+        ga, gb = gparams
+        _nb_cuba_bwd(_a(h, T), _a(cur, T), _a(gs, T), _a(g[0]), _a(g[1]), _a(states0[0]),
+                     _a(states0[1]), _a(params[0]), _a(params[1]), npt(c.thr), npt(c.vr),
+                     npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0), npt(c1),
+                     _dpre(c, h - c.thr, kind, npt), ga is not None, gb is not None, _a(gx, T),
+                     _acc(ga, npt), _acc(gb, npt), numba.get_num_threads())
+
+
+register("cuba", "numba", CUBA())
