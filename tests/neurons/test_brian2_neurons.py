@@ -21,7 +21,6 @@ import torch
 
 from snnbench.neurons import (
     ALIFParams,
-    ALIFState,
     CubaLIFParams,
     IzhikevichParams,
     LIFParams,

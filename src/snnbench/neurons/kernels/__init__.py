@@ -21,65 +21,19 @@ import functools
 import importlib
 import importlib.util
 import os
-from typing import NamedTuple, Protocol
 
 import torch
 
 from ..._validation import check_choice
-from ..surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
+from ._contract import _REGISTRY, BACKENDS, RESET_CODE, Consts, Kernel, register, sg_consts
 
 __all__ = ["BACKENDS", "RESET_CODE", "Consts", "Kernel", "register", "registered", "resolve",
            "run", "sg_consts"]
 
-BACKENDS = ("auto", "c", "numba", "torch", "triton")
-RESET_CODE = {"soft": 0, "hard": 1, "none": 2}
-# Surrogates with a closed form the compiled kernels evaluate inline; any other Surrogate
-# subclass works too, its derivative is then evaluated by torch over the whole sequence.
-SG_CODE: dict[type, int] = {ATan: 0, FastSigmoid: 1, Triangle: 2, Sigmoid: 3}
 # backend -> the modules that register its kernels (imported on first use)
-_MODULES = {"torch": ("reference", "recurrent"), "numba": ("numba",), "c": ("c",),
+_MODULES = {"torch": ("reference", "recurrent"), "numba": ("numba", "numba_cuba"), "c": ("c",),
             "triton": ("triton",)}
 _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-class Consts(NamedTuple):
-    """Python constants of a kernel call: threshold, reset value, reset mode
-    (:data:`RESET_CODE`), ``detach_reset``, the surrogate, and the kind's extra constants
-    (``(theta_plus,)`` for the adaptive LIF)."""
-
-    thr: float
-    vr: float
-    mode: int
-    detach: bool
-    surrogate: Surrogate
-    extra: tuple[float, ...] = ()
-
-
-class Kernel(Protocol):
-    """What a backend registers for a kind.
-
-    ``forward(x, states0, params, c, save)`` runs the sequence ``x`` ``[T, B, ...]``
-    (contiguous, detached) from the initial states and returns ``(spikes, final_states,
-    saved)``; ``saved`` (tensors) is what backward needs and is only kept when ``save``.
-    ``backward(saved, gs, gfinal, states0, params, c, need, xdtype)`` gets the gradients of
-    the spikes and final states (``None`` where absent) and returns ``(gx, grads)``, one
-    gradient per initial state and parameter (``None`` where ``need`` is False), each
-    summed to its tensor's shape.
-    """
-
-    def forward(self, x, states0, params, c, save): ...
-
-    def backward(self, saved, gs, gfinal, states0, params, c, need, xdtype): ...
-
-
-_REGISTRY: dict[tuple[str, str], Kernel] = {}
-
-
-def register(kind: str, backend: str, kernel: Kernel) -> None:
-    """Make ``kernel`` the ``backend`` implementation of ``kind`` (called by the backend
-    modules when they are imported)."""
-    check_choice("backend", backend, BACKENDS[1:])
-    _REGISTRY[(kind, backend)] = kernel
 
 
 def registered(kind: str, backend: str) -> Kernel | None:
@@ -175,18 +129,6 @@ def resolve(x: torch.Tensor, backend: str = "auto", kind: str = "lif") -> str:
         if registered(kind, name) is not None:
             return name
     return "torch"
-
-
-def sg_consts(surrogate: Surrogate) -> tuple[int, float, float, float]:
-    """(kind code, alpha, c0, c1) of a surrogate for the compiled kernels (kind -1 = a
-    custom surrogate, whose derivative torch evaluates beforehand)."""
-    import math
-
-    kind = SG_CODE.get(type(surrogate), -1)
-    alpha = float(surrogate.alpha)
-    c0 = alpha / 2 if kind == 0 else 0.0
-    c1 = math.pi / 2 * alpha if kind == 0 else 0.0
-    return kind, alpha, c0, c1
 
 
 class _KernelFn(torch.autograd.Function):

@@ -15,7 +15,7 @@ import functools
 from pathlib import Path
 
 from ..._native import I32, I64, P, data_ptr, dtype_suffix, load_library, num_threads
-from . import register, sg_consts
+from ._contract import register, sg_consts
 from ._flat import FlatKernel
 
 __all__ = ["available"]

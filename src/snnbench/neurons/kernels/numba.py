@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import torch
 
-from . import register, sg_consts
+from ._contract import register, sg_consts
 from ._flat import FlatKernel
 
 # error_model="numpy": no Python-style zero-division checks, which would block SIMD.
@@ -412,4 +412,3 @@ class ALIF(FlatKernel):
 register("lif", "numba", LIF())
 register("alif", "numba", ALIF())
 
-from . import numba_cuba  # noqa: E402,F401  (registers the current-based LIF)

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import torch
 
-from . import register, sg_consts
+from ._contract import register, sg_consts
 from ._flat import FlatKernel
 from .numba import _a, _acc, _dpre, _jit, _sg_row
 

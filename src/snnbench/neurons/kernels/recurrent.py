@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register
+from ._contract import register
 from ._flat import reduce_to
 from .reference import reset_v, spike_and_reset_
 

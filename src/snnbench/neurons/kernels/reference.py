@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register
+from ._contract import register
 from ._flat import FlatKernel
 
 __all__ = ["spike_and_reset_", "reset_v"]

@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import register, sg_consts
+from ._contract import register, sg_consts
 from ._flat import flat, reduce_to
 
 __all__ = ["lif_forward", "lif_backward", "alif_forward", "alif_backward", "periodic",
