@@ -30,22 +30,34 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import distributed
     from .experiments.runner import load_run_config, prepare_run_dir
     from .experiments.suite import execute_suite
 
+    if args.nproc is not None and not distributed.launched_by_torchrun():
+        return distributed.launch(args.nproc, distributed.strip_nproc(args.argv))
     if args.resume is not None:
         if args.spec or args.set or args.seeds or args.out:
             raise ConfigError("--resume RUN_DIR takes no preset, --set, --seeds or --out: the run folder holds its config")
         run_dir = Path(args.resume)
         suite = load_run_config(run_dir)
-        print(f"Resuming {suite.name} in {run_dir}")
+        world = distributed.init_from_env(suite.device)
+        if world.is_writer:
+            print(f"Resuming {suite.name} in {run_dir}")
     else:
         if not args.spec:
             raise ConfigError("name a preset or config file (see 'snnbench list'), or --resume RUN_DIR")
         suite = load_suite(args.spec, args.set, args.seeds)
-        run_dir = prepare_run_dir(suite, Path(args.out) if args.out else None)
-        print(f"Running {suite.name} -> {run_dir}")
+        world = distributed.init_from_env(suite.device)
+        run_dir = distributed.on_writer(lambda: prepare_run_dir(suite, Path(args.out) if args.out else None), world)
+        if world.is_writer:
+            print(f"Running {suite.name} -> {run_dir}")
+    if world.size > 1 and suite.kind == "stdp":
+        raise ConfigError("STDP suites train online in one process; run their cells in parallel with --ray instead")
     table = execute_suite(suite, run_dir, progress=not args.no_progress)
+    distributed.shutdown()
+    if not world.is_writer:
+        return 0
     print(table)
     if not args.no_report:
         from .report import write_report
@@ -85,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     p_run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_run.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+    p_run.add_argument("--nproc", type=int, metavar="N",
+                       help="data-parallel training in N processes on this machine (torchrun --nproc_per_node N)")
     p_run.set_defaults(func=_cmd_run)
 
     p_rep = sub.add_parser("report", help="efficiency metrics and a self-contained HTML report of run folders")
@@ -98,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # --nproc starts the same command N times
     try:
         return args.func(args)
     except (ConfigError, FileNotFoundError, ValueError) as err:

@@ -25,11 +25,13 @@ import torch
 import yaml
 
 from ..data import load_dataset
+from ..learning.distributed import World, broadcast_object, wrap_model
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
 from ..models import build_model, count_parameters
 from ..synapses.delays import DelayedLinear, anneal_all, round_all_delays
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig, validate_suite
+from .distributed import load_checkpoint_everywhere
 
 log = logging.getLogger("snnbench")
 
@@ -101,11 +103,17 @@ def train_model_seed(
 
     ``stop_after_epochs`` ends the call early after that many epochs in total (used to test
     interruption and resume); the checkpoint then holds everything to continue.
+
+    Under torchrun (several processes, :mod:`snnbench.experiments.distributed`) every
+    process trains its share through DDP and only rank 0 reads and writes ``folder``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    world = World.current()
+    if world.is_writer:
+        folder.mkdir(parents=True, exist_ok=True)
     final_path = folder / "final.json"
-    if final_path.is_file():
-        done = json.loads(final_path.read_text())
+    done = broadcast_object(json.loads(final_path.read_text()) if world.is_writer and final_path.is_file() else None,
+                            world)
+    if done is not None:
         return RunResult(**done)
 
     torch.manual_seed(seed)
@@ -119,12 +127,14 @@ def train_model_seed(
     ckpt = folder / "checkpoint.safetensors"
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, train_seconds = -1.0, -1, None, 0.0
-    if ckpt.is_file():
-        meta, best_state = load_checkpoint(ckpt, model, optimizer, scheduler)
+    restored = load_checkpoint_everywhere(ckpt, model, optimizer, scheduler, world)
+    if restored is not None:
+        meta, best_state = restored
         history = meta["history"]
         best_val, best_epoch, train_seconds = meta["best_val"], meta["best_epoch"], meta["train_seconds"]
         log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
 
+    net = wrap_model(model, device, world)  # DDP with several processes, else the model
     has_val = len(data.val) > 0
     while len(history) < cfg.epochs:
         epoch = len(history)
@@ -133,7 +143,7 @@ def train_model_seed(
                              train_seconds, None, epoch, {"interrupted": True})
         anneal_all(model, epoch, cfg.epochs)  # Gaussian delay kernels narrow over training
         res = train_one_epoch(
-            model, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
+            net, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
             progress=progress, desc=f"{exp.name}/{m.name} s{seed} ep {epoch + 1}/{cfg.epochs}",
         )
         train_seconds += res.seconds
@@ -151,8 +161,9 @@ def train_model_seed(
                  ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
         meta = {"history": history, "best_val": best_val, "best_epoch": best_epoch,
                 "train_seconds": train_seconds, "seed": seed, "model": m.name}
-        save_checkpoint(ckpt, model, optimizer, scheduler, meta, best_state if cfg.early_stopping else None)
-        atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        if world.is_writer:
+            save_checkpoint(ckpt, model, optimizer, scheduler, meta, best_state if cfg.early_stopping else None)
+            atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         if cfg.early_stopping and has_val and epoch + 1 - best_epoch >= cfg.early_stopping:
             log.info("%s/%s seed %d: early stop at epoch %d (best %d)", exp.name, m.name, seed, epoch + 1, best_epoch)
             break
@@ -179,7 +190,8 @@ def train_model_seed(
         params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=train_seconds,
         mean_spike_rate=test.get("mean_spike_rate"), epochs_run=len(history), extra=extra,
     )
-    atomic_write_json(final_path, result.__dict__)
+    if world.is_writer:
+        atomic_write_json(final_path, result.__dict__)
     return result
 
 
@@ -261,7 +273,8 @@ def run_suite(
     """Train every (experiment, model, seed) of a surrogate-gradient suite into ``run_dir``;
     runs already finished there are read back, interrupted ones resume from their checkpoint."""
     device = resolve_device(suite.device)
-    handler = _attach_log(run_dir)
+    writer = World.current().is_writer  # under torchrun only rank 0 writes the run folder
+    handler = _attach_log(run_dir) if writer else logging.NullHandler()
     results: list[RunResult] = []
     cache: dict = {}
     try:
@@ -278,8 +291,9 @@ def run_suite(
                     if on_result is not None:
                         on_result(r)
         rows = summarise(results)
-        atomic_write_json(run_dir / "results.json", {"suite": suite.name, "rows": rows})
-        atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{format_table(rows)}\n")
+        if writer:
+            atomic_write_json(run_dir / "results.json", {"suite": suite.name, "rows": rows})
+            atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{format_table(rows)}\n")
         return rows
     finally:
         log.removeHandler(handler)
