@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .experiments.config import ConfigError, list_presets, load_suite
+from .scale_cli import add_ray_options, add_sweep_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -36,6 +37,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.nproc is not None and not distributed.launched_by_torchrun():
         return distributed.launch(args.nproc, distributed.strip_nproc(args.argv))
+    if args.ray:
+        from .scale_cli import run_with_ray
+
+        return run_with_ray(args)
     if args.resume is not None:
         if args.spec or args.set or args.seeds or args.out:
             raise ConfigError("--resume RUN_DIR takes no preset, --set, --seeds or --out: the run folder holds its config")
@@ -99,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
     p_run.add_argument("--nproc", type=int, metavar="N",
                        help="data-parallel training in N processes on this machine (torchrun --nproc_per_node N)")
+    p_run.add_argument("--ray", action="store_true", help="every seed (STDP grid: every cell) a Ray task, "
+                       "as 'snnbench sweep' without a grid; --resume then takes the sweep folder")
+    add_ray_options(p_run)
     p_run.set_defaults(func=_cmd_run)
 
     p_rep = sub.add_parser("report", help="efficiency metrics and a self-contained HTML report of run folders")
@@ -107,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--no-metrics", action="store_true", help="do not (re)measure operations and energy")
     p_rep.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_rep.set_defaults(func=_cmd_report)
+    add_sweep_command(sub)
     return parser
 
 
