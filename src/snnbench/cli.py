@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .experiments.config import ConfigError, list_presets, load_suite
-from .scale_cli import add_ray_options, add_sweep_command
+from .scale_cli import add_ray_options, add_sweep_command, check_run_options
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -35,6 +35,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments.runner import load_run_config, prepare_run_dir
     from .experiments.suite import execute_suite
 
+    check_run_options(args)
     if args.nproc is not None and not distributed.launched_by_torchrun():
         return distributed.launch(args.nproc, distributed.strip_nproc(args.argv))
     if args.ray:

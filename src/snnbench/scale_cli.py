@@ -10,6 +10,7 @@ cells and writes one HTML report over all run folders. ``snnbench run SPEC --see
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -66,10 +67,14 @@ def execute(spec, sweep_dir: Path, args: argparse.Namespace) -> int:
 
     def show(trial, rows) -> None:
         if not args.no_progress:
-            state = "done" if rows is not None else "stopped"
+            state = "done" if isinstance(rows, list) else f"FAILED: {rows}" if rows else "stopped"
             print(f"  {trial.cell} seed {trial.seed}: {state} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     rows = run_sweep(spec, sweep_dir, serial=args.serial, address=args.address, workers=args.workers, on_trial=show)
+    if not rows:
+        print(f"snnbench: some trials did not finish; fix the cause and continue with "
+              f"'snnbench sweep --resume {sweep_dir}'", file=sys.stderr)
+        return 1
     print(format_sweep(rows))
     if not args.no_report:
         from .report import write_report
@@ -78,6 +83,14 @@ def execute(spec, sweep_dir: Path, args: argparse.Namespace) -> int:
         print(f"\nReport: {report}")
     print(f"Sweep folder: {sweep_dir}")
     return 0
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """``run``: the Ray options need ``--ray``, which cannot go with ``--nproc``."""
+    if args.ray and args.nproc is not None:
+        raise ConfigError("--ray runs whole runs as Ray tasks and --nproc splits one run over processes; pick one")
+    if not args.ray and (args.address or args.workers is not None or args.serial):
+        raise ConfigError("--address, --workers and --serial go with --ray (or 'snnbench sweep')")
 
 
 def run_with_ray(args: argparse.Namespace) -> int:

@@ -107,3 +107,11 @@ def test_cli_sweep_resume_takes_no_other_arguments(tmp_path, capsys):
     assert "--resume SWEEP_DIR takes no config" in capsys.readouterr().err
     assert main(["sweep", "--resume", str(tmp_path / "none")]) == 2
     assert "not a snnbench sweep folder" in capsys.readouterr().err
+
+
+def test_run_ray_options_are_checked_before_any_work(tmp_path, capsys):
+    assert main(["run", "quickstart", "--ray", "--nproc", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "pick one" in capsys.readouterr().err
+    assert main(["run", "quickstart", "--workers", "2", "--out", str(tmp_path / "b")]) == 2
+    assert "go with --ray" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

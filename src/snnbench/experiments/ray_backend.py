@@ -114,10 +114,11 @@ class Trial:
 
 
 def run_trials_ray(trials: list[Trial], resources: dict[str, float], *, stop_after_epochs: int | None = None,
-                   max_retries: int = 3) -> Iterator[tuple[Trial, list[dict[str, Any]] | None]]:
+                   max_retries: int = 3) -> Iterator[tuple[Trial, list[dict[str, Any]] | str | None]]:
     """Run ``trials`` as Ray tasks (each with ``resources``; Ray schedules them on the free
     CPUs/GPUs of the cluster and reruns a task whose worker died, up to ``max_retries``
-    times: the rerun resumes the trial's folder). Yields ``(trial, rows)`` as they end."""
+    times: the rerun resumes the trial's folder). Yields ``(trial, rows)`` as they end; a trial
+    that failed yields ``(trial, error text)`` and the others go on."""
     ray = require_ray()
     task = ray.remote(run_trial).options(max_retries=max_retries, retry_exceptions=False, **resources)
     threads = max(1, int(resources["num_cpus"]))
@@ -125,12 +126,23 @@ def run_trials_ray(trials: list[Trial], resources: dict[str, float], *, stop_aft
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
-            yield pending.pop(ref), ray.get(ref)
+            trial = pending.pop(ref)
+            try:
+                rows = ray.get(ref)
+            except Exception as err:  # the trial's own error, or its worker died too often
+                text = str(err).strip()
+                rows = f"{type(err).__name__}: {text.splitlines()[-1] if text else ''}"
+            yield trial, rows
 
 
 def run_trials_serial(trials: list[Trial], resources: dict[str, float], *, stop_after_epochs: int | None = None
                       ) -> Iterator[tuple[Trial, list[dict[str, Any]] | None]]:
     """The same trials one after another in this process (no Ray), with the same threads."""
-    threads = max(1, int(resources["num_cpus"]))
-    for t in trials:
-        yield t, run_trial(t.raw, str(t.folder), threads, stop_after_epochs)
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for t in trials:
+            yield t, run_trial(t.raw, str(t.folder), max(1, int(resources["num_cpus"])), stop_after_epochs)
+    finally:
+        torch.set_num_threads(before)

@@ -169,8 +169,9 @@ def run_sweep(
     on_trial: Callable[[Trial, list[dict[str, Any]] | None], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every unfinished trial (Ray tasks, or in this process with ``serial``) and write
-    the table across cells; returns its rows ([] when ``stop_after_epochs`` interrupted a
-    trial). ``address`` joins an existing Ray cluster; otherwise a local instance with
+    the table across cells; returns its rows ([] when a trial was interrupted by
+    ``stop_after_epochs``; a trial that failed on Ray is reported through ``on_trial`` with
+    the error text and leaves the sweep unfinished, to be resumed). ``address`` joins an existing Ray cluster; otherwise a local instance with
     ``workers`` trials at a time (default: as many as the CPUs hold)."""
     trials = spec.trials(sweep_dir)
     resources = trial_resources(spec.suite())
@@ -195,7 +196,7 @@ def run_sweep(
         for t, rows in stream:
             if on_trial is not None:
                 on_trial(t, rows)
-            if rows is not None:
+            if isinstance(rows, list):
                 results[(t.cell, t.seed)] = rows
     if len(results) < len(trials):
         return []
