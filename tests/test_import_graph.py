@@ -26,7 +26,7 @@ STAGES: dict[str, int] = {
     "metrics": 6,
     "experiments": 7,
     "report": 8,
-    "cli": 9, "cli_data": 9, "__main__": 9,
+    "cli": 9, "cli_data": 9, "scale_cli": 9, "__main__": 9,
     "": 10,  # snnbench/__init__.py
 }
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .experiments.config import ConfigError, list_presets, load_suite
+from .scale_cli import add_ray_options, add_sweep_command, check_run_options
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -35,6 +36,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ._files import remove_temp_files
+    from .experiments import distributed
     from .experiments.config import apply_overrides, validate_suite
     from .experiments.lock import RunLock
     from .experiments.preflight import preflight
@@ -43,9 +46,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     from .experiments.suite import execute_suite
 
-    from ._files import remove_temp_files
+    check_run_options(args)
+    if args.nproc is not None and not distributed.launched_by_torchrun():
+        return distributed.launch(args.nproc, distributed.strip_nproc(args.argv))
+    if args.ray:
+        from .scale_cli import run_with_ray
 
+        return run_with_ray(args)
     created = False
+    lock: RunLock | None = None
     if args.resume is not None:
         if args.spec or args.seeds or args.out:
             raise ConfigError("--resume RUN_DIR takes no preset, --seeds or --out: the run folder holds its config "
@@ -54,23 +63,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raw = read_run_config_raw(run_dir)
         suite = validate_suite(apply_overrides(raw, args.set))
         cache = preflight(suite)
-        lock = RunLock(run_dir).acquire()
-        if lock.stale:
-            print(f"Took over the lock of {lock.stale}, which is no longer running")
-        try:
-            for path in remove_temp_files(run_dir):
-                print(f"Removed {path} (left by an interrupted write)")
-            changes = check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
-            changed = {f for fields in changes.values() for f in fields}
-            for name in args.allow_config_change:
-                if not any(f == name or f.startswith(name + ".") for f in changed):
-                    print(f"Note: --allow-config-change {name}: no trained model has a changed {name}")
-            if args.set:
-                write_run_config(suite, run_dir)
-        except BaseException:
-            lock.release()
-            raise
-        print(f"Resuming {suite.name} in {run_dir}")
+        world = distributed.init_from_env(suite.device)
+
+        def reopen() -> None:  # rank 0 only: it alone writes the run folder
+            nonlocal lock
+            lock = RunLock(run_dir).acquire()
+            if lock.stale:
+                print(f"Took over the lock of {lock.stale}, which is no longer running")
+            try:
+                for path in remove_temp_files(run_dir):
+                    print(f"Removed {path} (left by an interrupted write)")
+                changes = check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
+                changed = {f for fields in changes.values() for f in fields}
+                for name in args.allow_config_change:
+                    if not any(f == name or f.startswith(name + ".") for f in changed):
+                        print(f"Note: --allow-config-change {name}: no trained model has a changed {name}")
+                if args.set:
+                    write_run_config(suite, run_dir)
+            except BaseException:
+                lock.release()
+                raise
+            print(f"Resuming {suite.name} in {run_dir}")
+
+        distributed.on_writer(reopen, world)
     else:
         if not args.spec:
             raise ConfigError("name a preset or config file (see 'snnbench list'), or --resume RUN_DIR")
@@ -78,32 +93,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("--allow-config-change applies to --resume RUN_DIR only")
         suite = load_suite(args.spec, args.set, args.seeds)
         cache = preflight(suite)
-        from .experiments.datacheck import check_suite_data
+        world = distributed.init_from_env(suite.device)
 
-        for line in check_suite_data(suite, cache):  # bad data stopped in preflight, before the run folder
-            print(f"Data {line}")
-        run_dir, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
-        if lock.stale:
-            print(f"Took over the lock of {lock.stale}, which is no longer running")
-        print(f"Running {suite.name} -> {run_dir}")
+        def start() -> Path:  # rank 0 only: it alone creates and locks the run folder
+            nonlocal lock, created
+            from .experiments.datacheck import check_suite_data
+
+            for line in check_suite_data(suite, cache):  # bad data stopped in preflight, before the run folder
+                print(f"Data {line}")
+            folder, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
+            if lock.stale:
+                print(f"Took over the lock of {lock.stale}, which is no longer running")
+            print(f"Running {suite.name} -> {folder}")
+            return folder
+
+        run_dir = distributed.on_writer(start, world)
+    if world.size > 1 and suite.kind == "stdp":
+        raise ConfigError("STDP suites train online in one process; run their cells in parallel with --ray instead")
     from .report.stdp_plots import save_all  # STDP cells draw their plots through it
+
+    def release() -> None:
+        if lock is not None:
+            lock.release()
 
     try:
         table = execute_suite(suite, run_dir, progress=not args.no_progress,
                               allow_config_change=args.allow_config_change, cache=cache, stdp_plot=save_all)
     except KeyboardInterrupt:
-        lock.release()
-        if args.resume is None and discard_if_untrained(run_dir, created):
+        release()
+        if args.resume is None and world.is_writer and discard_if_untrained(run_dir, created):
             print(f"\nsnnbench: interrupted before anything was trained; removed {run_dir}", file=sys.stderr)
         else:
             print(f"\nsnnbench: interrupted; continue with 'snnbench run --resume {run_dir}'", file=sys.stderr)
         return 130
     except BaseException:
-        lock.release()
-        if args.resume is None and discard_if_untrained(run_dir, created):
+        release()
+        if args.resume is None and world.is_writer and discard_if_untrained(run_dir, created):
             print(f"snnbench: nothing was trained; removed the run folder {run_dir}", file=sys.stderr)
         raise
-    lock.release()
+    release()
+    distributed.shutdown()
+    if not world.is_writer:
+        return 0
     print(table)
     if not args.no_report:
         from .report import write_report
@@ -151,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "recorded in the log and the results")
     p_run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_run.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+    p_run.add_argument("--nproc", type=int, metavar="N",
+                       help="data-parallel training in N processes on this machine (torchrun --nproc_per_node N)")
+    p_run.add_argument("--ray", action="store_true", help="every seed (STDP grid: every cell) a Ray task, "
+                       "as 'snnbench sweep' without a grid; --resume then takes the sweep folder")
+    add_ray_options(p_run)
     p_run.set_defaults(func=_cmd_run)
 
     p_rep = sub.add_parser("report", help="efficiency metrics and a self-contained HTML report of run folders")
@@ -163,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_data import add_data_parser
 
     add_data_parser(sub)
+    add_sweep_command(sub)
     return parser
 
 
@@ -176,6 +213,7 @@ def _debug_after_every_subcommand(parser: argparse.ArgumentParser) -> argparse.A
 
 def main(argv: list[str] | None = None) -> int:
     args = _debug_after_every_subcommand(build_parser()).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # --nproc starts the same command N times
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -162,6 +162,14 @@ class ExperimentConfig(_Strict):
         return self
 
 
+class ResourcesConfig(_Strict):
+    """What one trial of a sweep (``snnbench sweep``, ``run --ray``) asks Ray for; the trial
+    trains with ``int(cpus)`` threads. ``gpus`` None: 1 when ``device`` is cuda, else 0."""
+
+    cpus: float = Field(1.0, ge=1)
+    gpus: float | None = Field(None, ge=0)
+
+
 class SuiteConfig(_Strict):
     name: PathName
     description: str = ""
@@ -170,6 +178,7 @@ class SuiteConfig(_Strict):
     kind: Literal["surrogate", "stdp"] = "surrogate"
     experiments: list[ExperimentConfig] = Field(default_factory=list)
     stdp: dict[str, Any] | None = Field(None, description="STDP suite settings (kind='stdp')")
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
     @field_validator("seeds")
     @classmethod

@@ -29,6 +29,7 @@ import torch
 
 from ..data import load_dataset
 from ..learning import hooks
+from ..learning.distributed import World, broadcast_object, wrap_model
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
 from ..models import build_model, count_parameters
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
@@ -38,6 +39,7 @@ from .stats import mean_std  # noqa: F401  (re-exported for the result scripts)
 from .run_folder import (  # noqa: F401  (prepare_run_dir, load_run_config: re-exported)
     CONFIG_FILE, check_run_folder, load_run_config, prepare_run_dir, read_final, seed_folder, validate_run_meta,
 )
+from .distributed import load_checkpoint_everywhere
 
 log = logging.getLogger("snnbench")
 
@@ -111,16 +113,21 @@ def train_model_seed(
     is the config identity recorded with the results (:func:`.identity.config_section`); a
     checkpoint or result recorded under another config is refused unless
     ``allow_config_change`` names every changed field.
+
+    Under torchrun (several processes, :mod:`snnbench.experiments.distributed`) every
+    process trains its share through DDP and only rank 0 reads and writes ``folder``.
     """
     if section is None:
         section = {"data": exp.data.model_dump(mode="json"), "train": exp.train.model_dump(mode="json"),
                    "model": m.model_dump(mode="json"), "seed": seed, "device": str(device)}
     ident = identity(section)
     where, run_dir = f"{exp.name}/{m.name}/seed{seed}", str(folder.parent.parent.parent)
-    folder.mkdir(parents=True, exist_ok=True)
+    world = World.current()
+    if world.is_writer:
+        folder.mkdir(parents=True, exist_ok=True)
     final_path = folder / "final.json"
-    if final_path.is_file():
-        done = read_final(final_path)
+    done = broadcast_object(read_final(final_path) if world.is_writer and final_path.is_file() else None, world)
+    if done is not None:
         if not check_identity(done.get("config") or {}, section, allow_config_change, where, run_dir):
             try:
                 return RunResult(**{k: done[k] for k in RunResult.__dataclass_fields__})
@@ -140,15 +147,16 @@ def train_model_seed(
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, train_seconds = -1.0, -1, None, 0.0
     config_changes: list[dict[str, Any]] = []
-    if ckpt.is_file():
-        meta, best_state = load_checkpoint(ckpt, model, optimizer, scheduler)
+    restored = load_checkpoint_everywhere(ckpt, model, optimizer, scheduler, world)
+    if restored is not None:
+        meta, best_state = restored
         meta = validate_run_meta(meta, ckpt, m.name, seed)
         history = meta["history"]
         best_val, best_epoch, train_seconds = meta["best_val"], meta["best_epoch"], meta["train_seconds"]
         config_changes = meta["config_changes"]
         log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
-        # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
-        atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        if world.is_writer:  # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
+            atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         if meta["config"].get("version") != ident["version"]:
             log.warning("%s: checkpoint written by snnbench %s, resumed by %s", where,
                         meta["config"].get("version"), ident["version"])
@@ -160,6 +168,7 @@ def train_model_seed(
             steps = [int(s["step"]) for s in optimizer.state.values() if "step" in s]
             scheduler = rebase_schedule(model, optimizer, cfg, steps_per_epoch, max(steps, default=0))
 
+    net = wrap_model(model, device, world)  # DDP with several processes, else the model
     has_val = len(data.val) > 0
     while len(history) < cfg.epochs:
         epoch = len(history)
@@ -168,7 +177,7 @@ def train_model_seed(
                              train_seconds, None, epoch, {"interrupted": True})
         hooks.on_epoch_start(model, epoch, cfg.epochs)  # e.g. delay kernels narrow over training
         res = train_one_epoch(
-            model, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
+            net, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
             progress=progress, desc=f"{exp.name}/{m.name} s{seed} ep {epoch + 1}/{cfg.epochs}",
         )
         hooks.on_epoch_end(model, epoch, cfg.epochs)
@@ -188,8 +197,9 @@ def train_model_seed(
         meta = {"history": history, "best_val": best_val, "best_epoch": best_epoch,
                 "train_seconds": train_seconds, "seed": seed, "model": m.name,
                 "config": ident, "config_changes": config_changes}
-        save_checkpoint(ckpt, model, optimizer, scheduler, meta, best_state if cfg.early_stopping else None)
-        atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        if world.is_writer:
+            save_checkpoint(ckpt, model, optimizer, scheduler, meta, best_state if cfg.early_stopping else None)
+            atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         if cfg.early_stopping and has_val and epoch + 1 - best_epoch >= cfg.early_stopping:
             log.info("%s/%s seed %d: early stop at epoch %d (best %d)", exp.name, m.name, seed, epoch + 1, best_epoch)
             break
@@ -212,7 +222,8 @@ def train_model_seed(
         params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=train_seconds,
         mean_spike_rate=test.get("mean_spike_rate"), epochs_run=len(history), extra=extra,
     )
-    atomic_write_json(final_path, {**result.__dict__, "config": ident})
+    if world.is_writer:
+        atomic_write_json(final_path, {**result.__dict__, "config": ident})
     return result
 
 
@@ -288,8 +299,9 @@ def run_suite(
     Every trained model of the folder is checked against ``suite`` before any work
     (:func:`.run_folder.check_run_folder`); ``cache`` holds data splits already loaded."""
     device = resolve_device(suite.device)
-    changes = check_run_folder(suite, run_dir, allow_config_change)
-    handler = _attach_log(run_dir)
+    writer = World.current().is_writer  # under torchrun only rank 0 reads and writes the run folder
+    changes = check_run_folder(suite, run_dir, allow_config_change) if writer else {}
+    handler = _attach_log(run_dir) if writer else logging.NullHandler()
     for where, fields in changes.items():
         log.warning("%s: config changed and allowed by --allow-config-change: %s", where, ", ".join(fields))
     results: list[RunResult] = []
@@ -315,8 +327,9 @@ def run_suite(
                    for r in results if r.extra.get("config_changes")]
         if changed:
             record["config_changes"] = changed
-        atomic_write_json(run_dir / "results.json", record)
-        atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{format_table(rows)}\n")
+        if writer:
+            atomic_write_json(run_dir / "results.json", record)
+            atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{format_table(rows)}\n")
         return rows
     finally:
         log.removeHandler(handler)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..data.batching import iterate_batches
 from .._steps import extra_steps_of, masked_sum_count, padded_length_of
 from . import hooks
+from .distributed import World, all_reduce_sums, broadcast_object, gather_strided, process_generator, shard_batches, shard_split
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -68,24 +69,39 @@ def train_one_epoch(
     device: torch.device,
     progress: bool = True,
     desc: str = "",
+    world: World | None = None,
 ) -> EpochResult:
-    """One pass over ``split`` in a seeded random order; cross-entropy on the readout."""
+    """One pass over ``split`` in a seeded random order; cross-entropy on the readout.
+
+    With several processes (``world``, default: the initialised ``torch.distributed``
+    group) ``model`` is the DDP-wrapped model, each process trains on its share of every
+    global batch of ``cfg.batch_size`` samples and the returned loss and accuracy are over
+    all processes (the rule that makes this the 1-process gradient:
+    :mod:`snnbench.learning.distributed`)."""
+    world = World.current() if world is None else world
     model.train()
     shuffle_gen = epoch_generator(seed, epoch, 0)
-    encode_gen = epoch_generator(seed, epoch, 1)
+    encode_gen = process_generator(epoch_generator(seed, epoch, 1), world)
     n_batches = math.ceil(len(split) / cfg.batch_size)
     total_loss, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
-    bar = tqdm(
-        iterate_batches(split, cfg.batch_size, shuffle=True, generator=shuffle_gen,
-                        trim=bool(getattr(cfg, "trim_padding", False))),
-        total=n_batches, desc=desc, leave=False, disable=not progress, unit="batch",
-    )
-    for x, y, lengths in bar:
+    trim = bool(getattr(cfg, "trim_padding", False))
+    if world.size == 1:
+        batches = ((x, y, lengths, len(y), 1.0) for x, y, lengths in
+                   iterate_batches(split, cfg.batch_size, shuffle=True, generator=shuffle_gen, trim=trim))
+    else:
+        batches = ((b.x, b.y, b.lengths, b.global_size, b.weight) for b in
+                   shard_batches(split, cfg.batch_size, generator=shuffle_gen, epoch=epoch, world=world, trim=trim))
+    bar = tqdm(batches, total=n_batches, desc=desc, leave=False, disable=not progress or not world.is_writer,
+               unit="batch")
+    for x, y, lengths, global_size, weight in bar:
         x, y = x.to(device), y.to(device)
         lengths = lengths.to(device) if lengths is not None else None
         logits = model(x, lengths=lengths, generator=encode_gen)
-        loss = F.cross_entropy(logits, y)
+        if world.size == 1:
+            loss = F.cross_entropy(logits, y)
+        else:  # DDP averages over processes: N / B_k * (sum over this share) -> mean over the batch
+            loss = F.cross_entropy(logits, y, reduction="sum") * (weight * world.size / global_size)
         extra = hooks.extra_loss(model)
         if extra is not None:
             loss = loss + extra
@@ -102,10 +118,16 @@ def train_one_epoch(
         hooks.after_step(model)  # e.g. learned delays stay inside [0, max_delay - 1]
         if scheduler is not None:
             scheduler.step()
-        total_loss += loss.item() * len(y)
-        correct += int((logits.argmax(1) == y).sum())
-        seen += len(y)
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        if world.size == 1:
+            total_loss += loss.item() * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+        else:
+            total_loss += loss.item() * global_size / world.size
+            correct += int((logits.argmax(1) == y).sum()) * int(weight)
+            seen += len(y) * int(weight)
+        bar.set_postfix(loss=f"{total_loss / max(seen, 1):.3f}", acc=f"{correct / max(seen, 1):.3f}")
+    total_loss, correct, seen = all_reduce_sums([total_loss, correct, seen], world)
     return EpochResult(total_loss / max(seen, 1), correct / max(seen, 1), time.perf_counter() - start)
 
 
@@ -138,12 +160,21 @@ def evaluate(
     device: torch.device,
     record_activity: bool = False,
     trim: bool = False,
+    world: World | None = None,
 ) -> dict[str, Any]:
     """Accuracy, mean loss and predictions; with ``record_activity`` also the mean spike
     rate (spikes per neuron per time step) of every spiking layer. ``trim`` cuts each
-    batch of padded series to its longest series."""
+    batch of padded series to its longest series. With several processes (``world``,
+    default: the initialised ``torch.distributed`` group) each evaluates the strided part
+    ``rank::N`` of ``split`` (pass the unwrapped model) and the sums behind every figure
+    (loss, correct answers, spikes and neuron-steps per layer) are reduced over processes;
+    predictions come back in the order of ``split``."""
+    world = World.current() if world is None else world
+    full_n = len(split)
+    if world.size > 1:
+        split, _ = shard_split(split, world)
     model.eval()
-    gen = epoch_generator(seed, 10**6, 2)  # evaluation noise is fixed per seed
+    gen = process_generator(epoch_generator(seed, 10**6, 2), world)  # evaluation noise is fixed per seed
     can_record = record_activity and hasattr(model, "record")
     if can_record:
         model.record = True
@@ -168,11 +199,19 @@ def evaluate(
     finally:
         if can_record:
             model.record = False
-    n = max(len(split), 1)
+    local_preds = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
+    if world.size > 1:
+        # every process records the same layers (same model); sums in one all-reduce
+        names = broadcast_object(sorted(sums), world)  # rank 0 always holds samples
+        flat = all_reduce_sums([loss_sum, correct] + [v for k in names for v in sums.get(k, [0.0, 0])], world)
+        loss_sum, correct = flat[0], int(flat[1])
+        sums = {k: [flat[2 + 2 * i], flat[3 + 2 * i]] for i, k in enumerate(names)}
+        local_preds = gather_strided(local_preds, full_n, world)
+    n = max(full_n, 1)
     result: dict[str, Any] = {
         "accuracy": correct / n,
         "loss": loss_sum / n,
-        "predictions": torch.cat(preds) if preds else torch.empty(0, dtype=torch.long),
+        "predictions": local_preds,
     }
     if sums:
         rates = {k: v[0] / max(v[1], 1) for k, v in sums.items()}
