@@ -111,3 +111,19 @@ def test_cli_predict_writes_csv_with_the_runs_accuracy(run_dir, tmp_path, capsys
     assert main(["predict", str(run_dir / "digits" / "snn" / "seed0"), str(tmp_path / "bad.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "expects [N, 1, 8, 8]" in err
+
+
+def test_cli_export_writes_a_nir_graph_that_runs_like_the_model(run_dir, tmp_path, capsys):
+    pytest.importorskip("nir", reason="needs the 'nir' package (the interop extra)")
+    import snnbench
+
+    seed = run_dir / "digits" / "snn" / "seed0"
+    out = tmp_path / "m.nir"
+    assert main(["export", str(seed), str(out)]) == 2  # the preset's soft reset: refused by name
+    assert "reset='soft'" in capsys.readouterr().err
+    assert main(["export", str(seed), str(out), "--soft-reset-metadata"]) == 0
+    net = snnbench.nir.load(out)
+    m = snnbench.load(seed)
+    seq, _ = m.network.encode(m._splits.test.x[:20], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(net(seq.flatten(2)), m.network.run(seq))

@@ -562,7 +562,8 @@ class NIRNetwork(nn.Module):
             return _Lambda(lambda x, thr=thr: (x > thr.to(x.device)).to(x.dtype), "threshold")
         if isinstance(node, (nir.LIF, nir.IF)):
             kw, gain, bias = _lif_params(name, node, self.dt)
-            shape = tuple(int(s) for s in np.asarray(node.v_threshold).shape)
+            # scalar parameters (Norse writes them so) broadcast over any population: no shape
+            shape = tuple(int(s) for s in np.asarray(node.v_threshold).shape) or None
             neuron = IF(shape, **{k: v for k, v in kw.items() if k != "beta"}) if kw["beta"] == 1.0 and isinstance(node, nir.IF) else LIF(shape, **kw)
             return _Neuron(neuron, gain, bias)
         if isinstance(node, (nir.LI, nir.I)):
