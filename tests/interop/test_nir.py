@@ -90,7 +90,8 @@ def test_unrepresentable_layers_are_named():
     with pytest.raises(snn_nir.UnsupportedNode, match="'conv1': MaxPool2d"):
         snn_nir.export(conv, soft_reset="metadata")
     cuba = nir.NIRGraph.from_list(nir.CubaLIF(tau_syn=np.ones(2), tau_mem=np.ones(2), r=np.ones(2),
-                                              v_leak=np.zeros(2), v_threshold=np.ones(2)))
+                                              v_leak=np.ones(2), v_threshold=np.ones(2)))
+    # without a CubaLIF neuron the node is refused by name; with one, v_leak != 0 is
     with pytest.raises(snn_nir.UnsupportedNode, match="CubaLIF"):
         snn_nir.load(cuba, dt=1e-3)
 
@@ -115,19 +116,59 @@ def test_every_preset_model_round_trips_or_is_refused_by_name():
             for mc in exp.models:
                 if not mc.is_snn:
                     continue
+                shape = _SHAPES.get(exp.data.name.split(":")[-1])  # "digits" or "sklearn:digits"
+                if shape is None:
+                    continue
                 torch.manual_seed(0)
                 spec = {"type": mc.type, **mc.kwargs, **({"hidden": mc.hidden} if mc.hidden else {})}
-                m = build_model(spec, _Info(_SHAPES[exp.data.name], 10)).eval()
+                m = build_model(spec, _Info(shape, 10)).eval()
                 key = f"{preset}/{exp.name}/{mc.name}"
                 try:
                     g = snn_nir.export(m, soft_reset="metadata")
                 except snn_nir.UnsupportedNode as err:
                     refused[key] = str(err)
                     continue
-                x = torch.rand(2, *_SHAPES[exp.data.name])
+                x = torch.rand(2, *shape)
                 seq, _ = m.encode(x, generator=torch.Generator().manual_seed(0))
                 with torch.no_grad():
                     assert torch.equal(snn_nir.load(g)(seq.flatten(2)), m.run(seq)), key
                 passed.append(key)
     assert len(passed) >= 10
     assert refused and all("MaxPool2d" in e or "DelayedLinear" in e for e in refused.values()), refused
+
+
+def test_cuba_lif_round_trip_and_hand_computed_import():
+    from snnbench import neurons
+
+    if not hasattr(neurons, "CubaLIF"):
+        pytest.skip("snnbench.neurons.CubaLIF is not in this tree")
+    torch.manual_seed(0)
+    # export -> import through a network of CubaLIF populations: bit-identical
+    cls = neurons.CubaLIF
+    fc, cuba = torch.nn.Linear(6, 4), cls((4,), alpha=0.7, beta=0.9, reset="hard", threshold=0.8)
+    m = FeedForwardSNN((6,), [4], 3, neuron_kwargs={"beta": 0.9, "reset": "hard"}).eval()
+    m.neurons[0] = cuba
+    m.fcs[0] = fc
+    g = snn_nir.export(m)
+    node = g.nodes["fc1.lif"]
+    assert isinstance(node, nir.CubaLIF)
+    np.testing.assert_allclose(node.tau_syn, 1e-3 / 0.3)
+    np.testing.assert_allclose(node.w_in * 1e-3 / node.tau_syn, 1.0)
+    seq = _spikes(20, 3, 6, p=0.5)
+    with torch.no_grad():
+        assert torch.equal(snn_nir.load(g)(seq), m.run(seq))
+    # NIR's CubaLIF equations, Euler, by hand (w_in and r not at unit gain)
+    dt, ts, tm, w_in, r = 1e-3, 5e-3, 8e-3, 2.0, 3.0
+    h = nir.NIRGraph.from_list(nir.CubaLIF(tau_syn=np.full(2, ts), tau_mem=np.full(2, tm), r=np.full(2, r),
+                                           v_leak=np.zeros(2), v_threshold=np.full(2, 0.5), w_in=np.full(2, w_in)))
+    x = _spikes(15, 2, 2, p=0.5)
+    with torch.no_grad():
+        out = snn_nir.load(h, dt=dt)(x)
+    i = np.zeros((2, 2))
+    v = np.zeros((2, 2))
+    for t in range(15):
+        i = i + dt / ts * (-i + w_in * x[t].double().numpy())
+        v = v + dt / tm * (-v + r * i)
+        s = (v >= 0.5).astype(np.float64)
+        v = v * (1 - s)
+        np.testing.assert_array_equal(out[t].numpy(), s)

@@ -27,6 +27,8 @@ NIR                    snnbench
 ``v_reset``            ``v_reset`` (``reset="hard"``)
 IF ``r``, LI, I        IF: ``r = 1`` (beta = 1); LI: ``tau``, ``r`` as LIF (the
                        non-spiking output integrator of membrane readouts)
+CubaLIF                ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``, ``tau_mem``
+                       and ``r`` as LIF (snnbench's ``CubaLIF``, where installed)
 =====================  ==========================================================
 
 This is snnTorch's and Norse's discretisation (both integrate NIR neurons with forward
@@ -95,6 +97,8 @@ def _neuron_node(name: str, module: nn.Module, shape: tuple[int, ...], dt: float
             tau=np.full(shape, tau), r=np.full(shape, tau / dt), v_leak=np.zeros(shape),
             metadata={"beta": beta},
         )
+    if kind == "CubaLIF":
+        return _cuba_node(name, module, shape, dt, soft_reset)
     if kind not in ("LIF", "IF", "RecurrentLIF"):
         raise UnsupportedNode(
             f"layer {name!r}: {kind} has no NIR node (NIR has LIF, IF, CubaLIF, LI, I); "
@@ -132,6 +136,37 @@ def _neuron_node(name: str, module: nn.Module, shape: tuple[int, ...], dt: float
     tau = dt / (1.0 - beta_arr)
     return nir.LIF(
         tau=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=thr, v_reset=v_reset, metadata=meta,
+    )
+
+
+def _cuba_node(name: str, module: nn.Module, shape: tuple[int, ...], dt: float, soft_reset: str):
+    """NIR ``CubaLIF`` of a snnbench ``CubaLIF`` population (``i_t = alpha i_{t-1} + x_t``,
+    ``h_t = beta v_{t-1} + i_t``): ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``,
+    ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt`` (unit gains, as for LIF)."""
+    nir = _nir()
+    p = module.params()
+    decays = []
+    for label, d in (("alpha", p.alpha), ("beta", p.beta)):
+        arr = np.broadcast_to(d.detach().cpu().double().numpy() if isinstance(d, Tensor) else np.float64(d), shape)
+        if np.any(arr >= 1.0):
+            raise UnsupportedNode(f"layer {name!r}: CubaLIF with {label} = 1 (no decay) has no finite NIR time constant")
+        decays.append(arr.copy())
+    meta: dict[str, Any] = {"alpha": decays[0].tolist(), "beta": decays[1].tolist()}
+    if p.reset == "soft":
+        if soft_reset != "metadata":
+            raise UnsupportedNode(
+                f"layer {name!r}: CubaLIF with reset='soft' (subtract the threshold) has no NIR node: NIR "
+                "neurons reset to v_reset. Train with neuron_kwargs reset: hard, or export(..., "
+                "soft_reset='metadata')"
+            )
+        meta["reset"] = "subtract"
+    elif p.reset != "hard":
+        raise UnsupportedNode(f"layer {name!r}: CubaLIF with reset={p.reset!r} has no NIR node")
+    tau_syn, tau_mem = dt / (1.0 - decays[0]), dt / (1.0 - decays[1])
+    return nir.CubaLIF(
+        tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(shape),
+        v_threshold=np.full(shape, float(p.threshold), np.float32),
+        v_reset=np.full(shape, float(p.v_reset), np.float32), w_in=tau_syn / dt, metadata=meta,
     )
 
 
@@ -570,10 +605,44 @@ class NIRNetwork(nn.Module):
             kw, gain, bias = _lif_params(name, node, self.dt)
             return _Neuron(LeakyIntegrator(kw["beta"]), gain, bias)
         if isinstance(node, nir.CubaLIF):
-            raise UnsupportedNode(
-                f"NIR node {name!r}: CubaLIF (current-based LIF) has no snnbench neuron in this version"
-            )
+            return self._cuba(name, node)
         raise UnsupportedNode(f"NIR node {name!r}: {type(node).__name__} has no snnbench counterpart")
+
+    def _cuba(self, name: str, node: Any) -> nn.Module:
+        """A snnbench ``CubaLIF`` for a NIR ``CubaLIF`` (Euler, the mapping of ``_cuba_node``);
+        the two input gains (``w_in dt / tau_syn`` into the current, ``r dt / tau_mem`` into
+        the membrane) act as one on the input, both stages being linear."""
+        from .. import neurons
+
+        cls = getattr(neurons, "CubaLIF", None)
+        if cls is None:
+            raise UnsupportedNode(f"NIR node {name!r}: CubaLIF has no snnbench neuron in this install")
+        meta = dict(getattr(node, "metadata", None) or {})
+        dt = self.dt
+        tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
+        tau_mem = np.asarray(node.tau_mem, dtype=np.float64)
+        if np.any(tau_syn < dt) or np.any(tau_mem < dt):
+            raise UnsupportedNode(f"NIR node {name!r}: a time constant is shorter than dt = {dt:g} s")
+        if np.any(np.asarray(node.v_leak) != 0):
+            raise UnsupportedNode(f"NIR node {name!r}: CubaLIF with v_leak != 0 is not supported")
+        decays = []
+        for key, tau in (("alpha", tau_syn), ("beta", tau_mem)):
+            d = 1.0 - dt / tau
+            if key in meta and np.allclose(np.asarray(meta[key], dtype=np.float64), d, rtol=0, atol=1e-9):
+                d = np.broadcast_to(np.asarray(meta[key], dtype=np.float64), d.shape)
+            u = _uniform(name, key, d)
+            if u is None:
+                raise UnsupportedNode(f"NIR node {name!r}: a different {key} per neuron is not supported")
+            decays.append(u)
+        thr, vr = _uniform(name, "v_threshold", node.v_threshold), _uniform(name, "v_reset", node.v_reset)
+        if thr is None or vr is None:
+            raise UnsupportedNode(f"NIR node {name!r}: per-neuron thresholds or resets are not supported")
+        gain = (np.asarray(node.w_in, dtype=np.float64) * dt / tau_syn) * (np.asarray(node.r, dtype=np.float64) * dt / tau_mem)
+        g = None if np.allclose(gain, 1.0, rtol=1e-9, atol=0) else _t(gain)
+        shape = tuple(int(v) for v in np.asarray(node.v_threshold).shape) or None
+        neuron = cls(shape, alpha=decays[0], beta=decays[1], threshold=thr, v_reset=vr,
+                     reset="soft" if meta.get("reset") == "subtract" else "hard")
+        return _Neuron(neuron, g, None)
 
     def _recurrent(self, name: str, lif: Any, w_rec: Any, src: Any) -> nn.Module:
         nir = _nir()
