@@ -22,11 +22,11 @@ STAGES: dict[str, int] = {
     "encoding": 2,
     "neurons": 3, "synapses": 3,
     "learning": 4,
-    "models": 5,
+    "models": 5, "interop": 5,
     "metrics": 6,
     "experiments": 7,
     "report": 8,
-    "cli": 9, "cli_data": 9, "scale_cli": 9, "__main__": 9,
+    "cli": 9, "cli_data": 9, "scale_cli": 9, "cli_interop": 9, "__main__": 9,
     "": 10,  # snnbench/__init__.py
 }
 

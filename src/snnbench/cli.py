@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_parser(sub)
     add_sweep_command(sub)
+    from .cli_interop import register as register_interop  # predict, export
+
+    register_interop(sub)
     return parser
 
 

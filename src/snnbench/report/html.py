@@ -128,27 +128,18 @@ def comparison_lines(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _activity_layers(model: torch.nn.Module, steps: int | None) -> list[tuple[str, np.ndarray | None, np.ndarray | None]]:
-    """(name, spikes [T, N] | None, membrane [T, N] | None) of sample 0 of the last forward."""
-    act = model.last_activity
-    spiking = getattr(model, "spiking_layers", None)
-    spiking = set(spiking) if spiking is not None and not callable(spiking) else {n for n, r in act.items() if "spikes" in r}
-    out, seen = [], set()
-    for name, rec in act.items():
-        mem = rec.get("membrane")
-        key = None if mem is None else (mem.data_ptr(), tuple(mem.shape))
-        if key is not None and key in seen:
-            continue  # the same population recorded under its recurrent synapse
-        seen.add(key)
+def _activity_layers(rec: Any, steps: int | None) -> list[tuple[str, np.ndarray | None, np.ndarray | None]]:
+    """(name, spikes [T, N] | None, membrane [T, N] | None) of sample 0, from a
+    :func:`snnbench.models.recording.record` of one forward pass (one entry per population;
+    the non-spiking output integrator has no spikes)."""
 
-        def first(t: torch.Tensor | None) -> np.ndarray | None:
-            if t is None:
-                return None
-            a = t[:, 0].reshape(t.shape[0], -1).float().cpu().numpy()
-            return a[:steps] if steps else a
+    def first(t: torch.Tensor | None) -> np.ndarray | None:
+        if t is None:
+            return None
+        a = t[:, 0].reshape(t.shape[0], -1).float().cpu().numpy()
+        return a[:steps] if steps else a
 
-        out.append((name, first(rec.get("spikes")) if name in spiking else None, first(mem)))
-    return out
+    return [(name, first(rec[name].spikes), first(rec[name].membrane)) for name in rec]
 
 
 def _activity_figure(info: RunInfo, r: SeedRun) -> tuple[bytes, Any]:
@@ -157,14 +148,14 @@ def _activity_figure(info: RunInfo, r: SeedRun) -> tuple[bytes, Any]:
     net, data = load_trained_model(info.run_dir, r.experiment, r.model, r.seed)
     x = data.test.x[:1]
     lengths = data.test.lengths[:1] if data.test.lengths is not None else None
-    net.record = True
-    with torch.no_grad():
+    from ..models.recording import record
+
+    with record(net, membrane=True, max_samples=1) as rec, torch.no_grad():
         logits = net(x, lengths=lengths, generator=torch.Generator().manual_seed(r.seed))
     steps = None
     if lengths is not None:
         steps = int(lengths[0]) * int(getattr(net, "steps_per_sample", 1))
-    layers = _activity_layers(net, steps)
-    net.record = False
+    layers = _activity_layers(rec, steps)
     label = int(data.test.y[0])
     names = getattr(data.info, "class_names", None)
     lab = names[label] if names and label < len(names) else str(label)
