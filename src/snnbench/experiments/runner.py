@@ -26,6 +26,7 @@ import yaml
 
 from ..data import load_dataset
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
+from ..metrics.verdict import at_or_below_floor, chance_accuracy, majority_accuracy
 from ..models import build_model, count_parameters
 from ..synapses.delays import DelayedLinear, anneal_all, round_all_delays
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
@@ -174,6 +175,8 @@ def train_model_seed(
     extra["test_loss"] = test["loss"]
     extra["predictions"] = test["predictions"].tolist()
     extra["labels"] = data.test.y.tolist()
+    extra["majority_accuracy"] = majority_accuracy(data.train.y.numpy(), data.test.y.numpy())
+    extra["chance_accuracy"] = chance_accuracy(data.info.num_classes)
     result = RunResult(
         experiment=exp.name, dataset=data.info.name, model=m.name, model_type=m.type, seed=seed,
         params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=train_seconds,
@@ -207,6 +210,11 @@ def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
             "mean_spike_rate": statistics.fmean(rates) if rates else None,
             "epochs": rs[0].epochs_run,
         })
+        majority = rs[0].extra.get("majority_accuracy")
+        if majority is not None:  # runs written before the floors were recorded have none
+            out[-1]["majority_accuracy"] = 100 * majority
+            out[-1]["chance_accuracy"] = 100 * rs[0].extra["chance_accuracy"]
+            out[-1]["below_majority"] = at_or_below_floor(acc_m / 100, majority)
     return out
 
 
@@ -216,9 +224,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [head, "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         rate = "-" if r["mean_spike_rate"] is None else f"{r['mean_spike_rate']:.3f}"
+        flag = f" (at or below the majority class, {r['majority_accuracy']:.1f})" if r.get("below_majority") else ""
         lines.append(
             f"| {r['task']} | {r['model']} ({r['type']}) | {r['params']:,} | "
-            f"{r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f} | {r['seeds']} | "
+            f"{r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f}{flag} | {r['seeds']} | "
             f"{r['train_seconds_mean']:.1f} | {rate} |"
         )
     return "\n".join(lines)
@@ -278,6 +287,11 @@ def run_suite(
                     if on_result is not None:
                         on_result(r)
         rows = summarise(results)
+        for r in rows:
+            if r.get("below_majority"):
+                log.warning("%s/%s: test accuracy %.1f %% is at or below the majority class (%.1f %%): "
+                            "it has learnt nothing usable; no claim is made for it",
+                            r["task"], r["model"], r["accuracy_mean"], r["majority_accuracy"])
         atomic_write_json(run_dir / "results.json", {"suite": suite.name, "rows": rows})
         atomic_write_text(run_dir / "results.md", f"# {suite.name}\n\n{format_table(rows)}\n")
         return rows
