@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--no-metrics", action="store_true", help="do not (re)measure operations and energy")
     p_rep.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_rep.set_defaults(func=_cmd_report)
+
+    from .experiments.tune_cli import add_parser as add_tune_parser
+
+    add_tune_parser(sub)
     return parser
 
 

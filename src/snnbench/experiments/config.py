@@ -20,6 +20,8 @@ else:  # Python 3.10
     import tomli as tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .tune_config import TuneSettings
+
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
 SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
 
@@ -65,12 +67,22 @@ class ModelConfig(_Strict):
         None, gt=0, description="learning rate of this model (default: the experiment's train.lr), "
         "so that an SNN and its baseline can each be tuned"
     )
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="this model's overrides of the experiment's train settings "
+        "(e.g. batch_size, weight_decay), as chosen by 'snnbench tune'"
+    )
 
     @field_validator("hidden")
     @classmethod
     def _positive(cls, v: list[int] | None) -> list[int] | None:
         if v is not None and any(h <= 0 for h in v):
             raise ValueError(f"every hidden size must be >= 1, got {v}")
+        return v
+
+    @field_validator("train")
+    @classmethod
+    def _train_overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        TrainConfig(**v)  # unknown keys and bad values fail here, by name
         return v
 
     @property
@@ -130,6 +142,7 @@ class SuiteConfig(_Strict):
     kind: Literal["surrogate", "stdp"] = "surrogate"
     experiments: list[ExperimentConfig] = Field(default_factory=list)
     stdp: dict[str, Any] | None = Field(None, description="STDP suite settings (kind='stdp')")
+    tune: TuneSettings | None = Field(None, description="hyper-parameter search budget ('snnbench tune')")
 
     @field_validator("seeds")
     @classmethod

@@ -113,6 +113,8 @@ def train_model_seed(
     model, param_info = build_experiment_model(exp, m, data.info)
     model.to(device)
     cfg = exp.train if m.lr is None else exp.train.model_copy(update={"lr": m.lr})
+    if m.train:  # this model's own settings (validated against TrainConfig with the config)
+        cfg = cfg.model_copy(update=m.train)
     steps_per_epoch = max(1, -(-len(data.train) // cfg.batch_size))
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
