@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_interop import register as register_interop  # predict, export
 
     register_interop(sub)
+    from .experiments.tune_cli import add_parser as add_tune_parser
+
+    add_tune_parser(sub)
     return parser
 
 

@@ -196,3 +196,31 @@ def test_raster_plot_handles_a_non_spiking_readout_layer():
     fig = plots.raster_and_membrane(layers, "1 ms", "one sample")
     assert len(fig.axes) == 4
     assert plots.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_claim_for_a_model_at_or_below_the_majority_class():
+    # ArrowHead-like: the GRU's 36.6 % is under the 39.4 % majority class
+    from snnbench.report.html import comparison_lines, results_table_md
+
+    def run(model, kind, acc, energy):
+        r = _seed_run(model, kind, acc, energy)
+        r.final["extra"] = {"majority_accuracy": 0.394}
+        return r
+
+    info = RunInfo(Path("."), "r", "surrogate", {}, runs=[run("snn", "snn_ff", 0.51, 900.0),
+                                                          run("gru", "gru", 0.366, 32400.0)])
+    rows = summary_rows(info)
+    assert [r["below_majority"] for r in rows] == [False, True]
+    assert energy_comparison(rows) == []  # no energy or accuracy claim against the flagged model
+    lines = comparison_lines(rows)
+    assert len(lines) == 1 and "gru scores 36.6%, at or below the majority class (39.4%)" in lines[0]
+    assert "less" not in " ".join(lines) and "higher accuracy" not in " ".join(lines)
+    assert "at or below majority class (39.4)" in results_table_md(rows)
+
+
+def test_tiny_report_has_floors_and_a_verdict(tiny_run: Path, tiny_report: Path):
+    final = json.loads((tiny_run / "digits/mlp/seed0/final.json").read_text())
+    assert final["extra"]["chance_accuracy"] == pytest.approx(0.1)
+    assert 0.09 < final["extra"]["majority_accuracy"] < 0.12  # digits is nearly balanced
+    md = tiny_report.with_suffix(".md").read_text()
+    assert "## Verdicts" in md and "snn vs mlp:" in md

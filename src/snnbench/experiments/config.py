@@ -25,6 +25,8 @@ from .._files import check_path_name
 
 from .errors import ConfigError
 
+from .tune_config import TuneSettings
+
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
 SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
 
@@ -105,12 +107,22 @@ class ModelConfig(_Strict):
         None, gt=0, description="learning rate of this model (default: the experiment's train.lr), "
         "so that an SNN and its baseline can each be tuned"
     )
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="this model's overrides of the experiment's train settings "
+        "(e.g. batch_size, weight_decay), as chosen by 'snnbench tune'"
+    )
 
     @field_validator("hidden")
     @classmethod
     def _positive(cls, v: list[int] | None) -> list[int] | None:
         if v is not None and any(h <= 0 for h in v):
             raise ValueError(f"every hidden size must be >= 1, got {v}")
+        return v
+
+    @field_validator("train")
+    @classmethod
+    def _train_overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        TrainConfig(**v)  # unknown keys and bad values fail here, by name
         return v
 
     @property
@@ -179,6 +191,7 @@ class SuiteConfig(_Strict):
     experiments: list[ExperimentConfig] = Field(default_factory=list)
     stdp: dict[str, Any] | None = Field(None, description="STDP suite settings (kind='stdp')")
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    tune: TuneSettings | None = Field(None, description="hyper-parameter search budget ('snnbench tune')")
 
     @field_validator("seeds")
     @classmethod

@@ -31,6 +31,7 @@ from ..data import load_dataset
 from ..learning import hooks
 from ..learning.distributed import World, broadcast_object, wrap_model
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
+from ..metrics.verdict import at_or_below_floor, chance_accuracy, majority_accuracy
 from ..models import build_model, count_parameters
 from .checkpoint import atomic_write_json, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, ModelConfig, SuiteConfig
@@ -139,6 +140,8 @@ def train_model_seed(
     model, param_info = build_experiment_model(exp, m, data.info)
     model.to(device)
     cfg = exp.train if m.lr is None else exp.train.model_copy(update={"lr": m.lr})
+    if m.train:  # this model's own settings (validated against TrainConfig with the config)
+        cfg = cfg.model_copy(update=m.train)
     steps_per_epoch = max(1, -(-len(data.train) // cfg.batch_size))
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
@@ -217,6 +220,8 @@ def train_model_seed(
     extra["labels"] = data.test.y.tolist()
     if config_changes:
         extra["config_changes"] = config_changes
+    extra["majority_accuracy"] = majority_accuracy(data.train.y.numpy(), data.test.y.numpy())
+    extra["chance_accuracy"] = chance_accuracy(data.info.num_classes)
     result = RunResult(
         experiment=exp.name, dataset=data.info.name, model=m.name, model_type=m.type, seed=seed,
         params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=train_seconds,
@@ -259,6 +264,11 @@ def summarise(results: list[RunResult]) -> list[dict[str, Any]]:
             "mean_spike_rate": statistics.fmean(rates) if rates else None,
             "epochs": rs[0].epochs_run,
         })
+        majority = rs[0].extra.get("majority_accuracy")
+        if majority is not None:  # runs written before the floors were recorded have none
+            out[-1]["majority_accuracy"] = 100 * majority
+            out[-1]["chance_accuracy"] = 100 * rs[0].extra["chance_accuracy"]
+            out[-1]["below_majority"] = at_or_below_floor(acc_m / 100, majority)
     return out
 
 
@@ -268,9 +278,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [head, "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         rate = "-" if r["mean_spike_rate"] is None else f"{r['mean_spike_rate']:.3f}"
+        flag = f" (at or below the majority class, {r['majority_accuracy']:.1f})" if r.get("below_majority") else ""
         lines.append(
             f"| {r['task']} | {r.get('dataset', '')} | {r['model']} ({r['type']}) | {r['params']:,} | "
-            f"{r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f} | {r['seeds']} | "
+            f"{r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f}{flag} | {r['seeds']} | "
             f"{r['train_seconds_mean']:.1f} | {rate} |"
         )
     return "\n".join(lines)
@@ -322,6 +333,11 @@ def run_suite(
                     if on_result is not None:
                         on_result(r)
         rows = summarise(results)
+        for r in rows:
+            if r.get("below_majority"):
+                log.warning("%s/%s: test accuracy %.1f %% is at or below the majority class (%.1f %%): "
+                            "it has learnt nothing usable; no claim is made for it",
+                            r["task"], r["model"], r["accuracy_mean"], r["majority_accuracy"])
         record: dict[str, Any] = {"suite": suite.name, "rows": rows}
         changed = [{"experiment": r.experiment, "model": r.model, "seed": r.seed, "changes": r.extra["config_changes"]}
                    for r in results if r.extra.get("config_changes")]

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from ..metrics.verdict import at_or_below_floor, task_verdicts
+
 
 @dataclass
 class SeedRun:
@@ -153,15 +155,28 @@ def summary_rows(info: RunInfo) -> list[dict[str, Any]]:
             "energy_pj": e_m, "energy_pj_std": e_s,
             "energy_with_updates_pj": mean_of("workload", "energy", "total_with_updates_as_mac_pj"),
         })
+        majority = _get(rs[0].final, "extra", "majority_accuracy")
+        if isinstance(majority, (int, float)):  # older run folders have no floors recorded
+            rows[-1]["majority_accuracy"] = 100 * majority
+            rows[-1]["below_majority"] = at_or_below_floor(acc_m / 100, majority)
     return rows
+
+
+def verdicts(info: RunInfo) -> list[Any]:
+    """SNN vs each baseline per experiment (:func:`snnbench.metrics.verdict.task_verdicts`)."""
+    finals = [{**r.final, "experiment": r.experiment, "model": r.model, "model_type": r.model_type, "seed": r.seed}
+              for r in info.runs]
+    return task_verdicts(finals)
 
 
 def energy_comparison(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per task: the most accurate SNN and ANN with their energy per sample and the ratio."""
     out = []
     for task in dict.fromkeys(r["task"] for r in rows):
-        snn = [r for r in rows if r["task"] == task and r["is_snn"] and r["energy_pj"] is not None]
-        ann = [r for r in rows if r["task"] == task and not r["is_snn"] and r["energy_pj"] is not None]
+        # a model at or below its majority class has learnt nothing: no claim is made for it
+        usable = [r for r in rows if r["task"] == task and r["energy_pj"] is not None and not r.get("below_majority")]
+        snn = [r for r in usable if r["is_snn"]]
+        ann = [r for r in usable if not r["is_snn"]]
         if not snn or not ann:
             continue
         s = max(snn, key=lambda r: r["accuracy_mean"])

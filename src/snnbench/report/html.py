@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..metrics.energy import EnergyModel, check_energy_model
 from . import plots
-from .collect import RunInfo, SeedRun, collect_run, energy_comparison, summary_rows
+from .collect import RunInfo, SeedRun, collect_run, energy_comparison, summary_rows, verdicts
 
 log = logging.getLogger("snnbench")
 
@@ -80,7 +80,8 @@ _COLUMNS = [
 
 def _cell(r: dict[str, Any], key: str, fmt: str | None) -> tuple[str, bool]:
     if key == "accuracy":
-        return f"{r['accuracy_mean']:.1f} &plusmn; {r['accuracy_std']:.1f} (n={r['seeds']})", True
+        flag = f" at or below majority class ({r['majority_accuracy']:.1f})" if r.get("below_majority") else ""
+        return f"{r['accuracy_mean']:.1f} &plusmn; {r['accuracy_std']:.1f} (n={r['seeds']}){flag}", True
     v = r.get(key)
     if fmt is None:
         return html.escape(str(v)), False
@@ -125,6 +126,10 @@ def comparison_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"{a['accuracy_mean']:.1f}% at {a['energy_pj'] / 1e3:,.2f} nJ/sample ({a['effective_macs'] or 0:,.0f} MACs): "
             f"the SNN uses {rel} compute energy, at {acc}"
         )
+    for r in rows:
+        if r.get("below_majority"):
+            out.append(f"{r['task']}: {r['model']} scores {r['accuracy_mean']:.1f}%, at or below the majority class "
+                       f"({r['majority_accuracy']:.1f}%): it has learnt nothing usable; no energy or accuracy claim is made for it")
     return out
 
 
@@ -296,6 +301,11 @@ def write_report(
             body.append("<h3>SNN vs ANN energy (most accurate of each kind per task)</h3><ul>"
                         + "".join(f"<li>{html.escape(c)}</li>" for c in comp) + "</ul>")
             md += ["## SNN vs ANN energy", ""] + [f"- {c}" for c in comp] + [""]
+        vlines = [f"{info.name} / {v.snn} vs {v.baseline}: {v.text()}" for info in infos for v in verdicts(info)]
+        if vlines:
+            body.append("<h3>Verdicts (paired t-test over seeds and bootstrap 95 % interval over test samples; "
+                        "both must agree)</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in vlines) + "</ul>")
+            md += ["## Verdicts", ""] + [f"- {v}" for v in vlines] + [""]
         if any(r.get("energy_pj") for r in rows):
             body.append(_img(plots.figure_png(plots.accuracy_vs_energy(rows)), "accuracy vs energy",
                              "test accuracy (mean and std over seeds) against estimated compute energy per sample"))

@@ -1,0 +1,51 @@
+"""Wall time of `snnbench tune digits --trials 8` with 1 and 2 Ray workers, side by side.
+
+    python benchmarks/tune_speed.py                  # the full search (preset epochs)
+    python benchmarks/tune_speed.py --epochs 5       # a shorter one
+
+Targets (issue #22): the search finishes in under 15 minutes on 2 cores with a local Ray
+instance, and the 2-worker run takes at most 0.6x the wall time of the 1-worker run. The
+ratio is of the searches' own wall time (``search_seconds`` of each model's record; the
+final runs, one seed, train sequentially either way). The machine
+load (uptime) is printed before and after each run: on a shared machine the ratio means
+little when other jobs hold the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=8)
+    ap.add_argument("--epochs", type=int, help="epochs per trial (default: the preset's)")
+    args = ap.parse_args()
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in (1, 2):
+            cmd = [sys.executable, "-m", "snnbench.cli", "tune", "digits", "--trials", str(args.trials), "--seeds", "1",
+                   "--workers", str(workers), "--no-references", "--out", str(Path(tmp) / f"w{workers}")]
+            if args.epochs:
+                cmd += ["--epochs", str(args.epochs)]
+            print("load before:", os.popen("uptime").read().strip(), flush=True)
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            total = time.perf_counter() - start
+            records = (Path(tmp) / f"w{workers}" / "tune" / "digits").glob("*.json")
+            walls[workers] = sum(json.loads(r.read_text())["search_seconds"] for r in records)
+            print(f"{workers} worker(s): search {walls[workers]:.0f} s, whole command {total:.0f} s; load after:",
+                  os.popen("uptime").read().strip(), flush=True)
+    print(f"search, 2 workers / 1 worker: {walls[2] / walls[1]:.2f} (target <= 0.60)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
