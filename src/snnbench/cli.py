@@ -35,16 +35,90 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _reopen_run(args: argparse.Namespace, suite, run_dir: Path):
+    """``--resume``, on rank 0 only (it alone writes the run folder): lock the folder, drop
+    temporary files of killed writes, check the trained models against the config and
+    record an allowed ``--set``. Returns the held lock."""
     from ._files import remove_temp_files
+    from .experiments.lock import RunLock
+    from .experiments.run_folder import check_run_folder, write_run_config
+
+    lock = RunLock(run_dir).acquire()
+    if lock.stale:
+        print(f"Took over the lock of {lock.stale}, which is no longer running")
+    try:
+        for path in remove_temp_files(run_dir):
+            print(f"Removed {path} (left by an interrupted write)")
+        changes = check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
+        changed = {f for fields in changes.values() for f in fields}
+        for name in args.allow_config_change:
+            if not any(f == name or f.startswith(name + ".") for f in changed):
+                print(f"Note: --allow-config-change {name}: no trained model has a changed {name}")
+        if args.set:
+            write_run_config(suite, run_dir)
+    except BaseException:
+        lock.release()
+        raise
+    print(f"Resuming {suite.name} in {run_dir}")
+    return lock
+
+
+def _start_run(args: argparse.Namespace, suite, cache: dict):
+    """A new run, on rank 0 only: describe the data preflight loaded, then create and lock
+    the run folder. Returns ``(run_dir, lock, created)``."""
+    from .experiments.datacheck import check_suite_data
+    from .experiments.run_folder import start_run_dir
+
+    for line in check_suite_data(suite, cache):  # bad data stopped in preflight, before the run folder
+        print(f"Data {line}")
+    run_dir, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
+    if lock.stale:
+        print(f"Took over the lock of {lock.stale}, which is no longer running")
+    print(f"Running {suite.name} -> {run_dir}")
+    return run_dir, lock, created
+
+
+def _open_run(args: argparse.Namespace, world_of):
+    """Validate the suite (config, data, every model) before anything is written, then
+    reopen (``--resume``) or start its run folder on rank 0. Returns ``(suite, run_dir,
+    cache, world, lock, created)``; ``lock`` is None on the other ranks."""
     from .experiments import distributed
     from .experiments.config import apply_overrides, validate_suite
-    from .experiments.lock import RunLock
     from .experiments.preflight import preflight
-    from .experiments.run_folder import (
-        check_run_folder, discard_if_untrained, read_run_config_raw, start_run_dir, write_run_config,
-    )
+    from .experiments.run_folder import read_run_config_raw
+
+    held: dict = {"lock": None, "created": False}
+    if args.resume is not None:
+        if args.spec or args.seeds or args.out:
+            raise ConfigError("--resume RUN_DIR takes no preset, --seeds or --out: the run folder holds its config "
+                              "(--set changes fields of models not trained yet)")
+        run_dir = Path(args.resume)
+        suite = validate_suite(apply_overrides(read_run_config_raw(run_dir), args.set))
+        cache = preflight(suite)
+        world = world_of(suite)
+        distributed.on_writer(lambda: held.update(lock=_reopen_run(args, suite, run_dir)), world)
+    else:
+        if not args.spec:
+            raise ConfigError("name a preset or config file (see 'snnbench list'), or --resume RUN_DIR")
+        if args.allow_config_change:
+            raise ConfigError("--allow-config-change applies to --resume RUN_DIR only")
+        suite = load_suite(args.spec, args.set, args.seeds)
+        cache = preflight(suite)
+        world = world_of(suite)
+
+        def start() -> Path:
+            run_dir, held["lock"], held["created"] = _start_run(args, suite, cache)
+            return run_dir
+
+        run_dir = distributed.on_writer(start, world)
+    return suite, run_dir, cache, world, held["lock"], held["created"]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import distributed
+    from .experiments.run_folder import discard_if_untrained
     from .experiments.suite import execute_suite
+    from .report.stdp_plots import save_all  # STDP cells draw their plots through it
 
     check_run_options(args)
     if args.nproc is not None and not distributed.launched_by_torchrun():
@@ -53,85 +127,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from .scale_cli import run_with_ray
 
         return run_with_ray(args)
-    created = False
-    lock: RunLock | None = None
-    if args.resume is not None:
-        if args.spec or args.seeds or args.out:
-            raise ConfigError("--resume RUN_DIR takes no preset, --seeds or --out: the run folder holds its config "
-                              "(--set changes fields of models not trained yet)")
-        run_dir = Path(args.resume)
-        raw = read_run_config_raw(run_dir)
-        suite = validate_suite(apply_overrides(raw, args.set))
-        cache = preflight(suite)
-        world = distributed.init_from_env(suite.device)
-
-        def reopen() -> None:  # rank 0 only: it alone writes the run folder
-            nonlocal lock
-            lock = RunLock(run_dir).acquire()
-            if lock.stale:
-                print(f"Took over the lock of {lock.stale}, which is no longer running")
-            try:
-                for path in remove_temp_files(run_dir):
-                    print(f"Removed {path} (left by an interrupted write)")
-                changes = check_run_folder(suite, run_dir, args.allow_config_change)  # before config.yaml changes
-                changed = {f for fields in changes.values() for f in fields}
-                for name in args.allow_config_change:
-                    if not any(f == name or f.startswith(name + ".") for f in changed):
-                        print(f"Note: --allow-config-change {name}: no trained model has a changed {name}")
-                if args.set:
-                    write_run_config(suite, run_dir)
-            except BaseException:
-                lock.release()
-                raise
-            print(f"Resuming {suite.name} in {run_dir}")
-
-        distributed.on_writer(reopen, world)
-    else:
-        if not args.spec:
-            raise ConfigError("name a preset or config file (see 'snnbench list'), or --resume RUN_DIR")
-        if args.allow_config_change:
-            raise ConfigError("--allow-config-change applies to --resume RUN_DIR only")
-        suite = load_suite(args.spec, args.set, args.seeds)
-        cache = preflight(suite)
-        world = distributed.init_from_env(suite.device)
-
-        def start() -> Path:  # rank 0 only: it alone creates and locks the run folder
-            nonlocal lock, created
-            from .experiments.datacheck import check_suite_data
-
-            for line in check_suite_data(suite, cache):  # bad data stopped in preflight, before the run folder
-                print(f"Data {line}")
-            folder, lock, created = start_run_dir(suite, Path(args.out) if args.out else None)
-            if lock.stale:
-                print(f"Took over the lock of {lock.stale}, which is no longer running")
-            print(f"Running {suite.name} -> {folder}")
-            return folder
-
-        run_dir = distributed.on_writer(start, world)
+    suite, run_dir, cache, world, lock, created = _open_run(args, lambda s: distributed.init_from_env(s.device))
     if world.size > 1 and suite.kind == "stdp":
         raise ConfigError("STDP suites train online in one process; run their cells in parallel with --ray instead")
-    from .report.stdp_plots import save_all  # STDP cells draw their plots through it
-
-    def release() -> None:
-        if lock is not None:
-            lock.release()
-
     try:
         table = execute_suite(suite, run_dir, progress=not args.no_progress,
                               allow_config_change=args.allow_config_change, cache=cache, stdp_plot=save_all)
-    except KeyboardInterrupt:
-        release()
-        if args.resume is None and world.is_writer and discard_if_untrained(run_dir, created):
-            print(f"\nsnnbench: interrupted before anything was trained; removed {run_dir}", file=sys.stderr)
-        else:
-            print(f"\nsnnbench: interrupted; continue with 'snnbench run --resume {run_dir}'", file=sys.stderr)
-        return 130
-    except BaseException:
-        release()
-        if args.resume is None and world.is_writer and discard_if_untrained(run_dir, created):
+    except BaseException as err:
+        if lock is not None:
+            lock.release()
+        removed = args.resume is None and world.is_writer and discard_if_untrained(run_dir, created)
+        if isinstance(err, KeyboardInterrupt):
+            if removed:
+                print(f"\nsnnbench: interrupted before anything was trained; removed {run_dir}", file=sys.stderr)
+            else:
+                print(f"\nsnnbench: interrupted; continue with 'snnbench run --resume {run_dir}'", file=sys.stderr)
+            return 130
+        if removed:
             print(f"snnbench: nothing was trained; removed the run folder {run_dir}", file=sys.stderr)
         raise
-    release()
+    if lock is not None:
+        lock.release()
     distributed.shutdown()
     if not world.is_writer:
         return 0
