@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_data import add_data_parser
 
     add_data_parser(sub)
+    from .experiments.conversion import add_convert_parser
+
+    add_convert_parser(sub)
     return parser
 
 
