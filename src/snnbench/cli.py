@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.conversion import add_convert_parser
 
     add_convert_parser(sub)
+    from .experiments.delayed_reward import add_reward_task_parser
+
+    add_reward_task_parser(sub)
     return parser
 
 
