@@ -60,6 +60,10 @@ def test_convert_cli_one_line_errors(tmp_path, capsys):
     assert "no mlp or cnn model" in capsys.readouterr().err
     assert main(["convert", str(run), "--steps", "1,x"]) == 2
     assert "--steps" in capsys.readouterr().err
+    assert main(["convert", str(run), "--percentile", "0"]) == 2
+    assert "percentile" in capsys.readouterr().err
+    assert main(["convert", str(run), "--v-init", "1.5"]) == 2
+    assert "v_init" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "missing")]) == 2
     assert "error" in capsys.readouterr().err
     assert not (run / "conversion.json").exists()

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from .._files import atomic_write_json, atomic_write_text
+from .._validation import check_int, check_range
 from ..data.batching import iterate_batches
 from ..metrics.energy import estimate_energy
 from ..metrics.synaptic_operations import layer_synaptic_operations, synaptic_operations
@@ -100,8 +101,15 @@ def convert_run(run_dir: Path, *, steps: Any = DEFAULT_STEPS, percentile: float 
     """Convert every trained MLP/CNN of ``run_dir``; writes ``conversion.json`` and
     ``conversion.md`` there and returns the results."""
     run_dir = Path(run_dir)
-    suite = load_run_config(run_dir)
     steps = _check_steps(steps)
+    # settings first: a bad one is reported before any model is loaded
+    if not 0 < float(percentile) <= 100:
+        raise ValueError(f"percentile must be in (0, 100] (100 = max activation), got {percentile}")
+    check_range("v_init", v_init, 0.0, 1.0)
+    check_int("batch_size", batch_size)
+    if calibration_samples is not None:
+        check_int("calibration_samples", calibration_samples)
+    suite = load_run_config(run_dir)
     cells = [(e, m) for e in suite.experiments for m in e.models if m.type in CONVERTIBLE]
     if not cells:
         raise ConfigError(f"run {str(run_dir)!r} has no mlp or cnn model to convert; train one first, "
