@@ -121,5 +121,7 @@ def test_bad_rewards_and_rules_are_refused():
         stdp_sequence(w, pre, post, MSTDP(PAIR, float("nan")))
     with pytest.raises(ValueError, match="tau_post2"):
         MSTDP(PAIR._replace(tau_post2=30.0)).check()
+    with pytest.raises(ValueError, match="per_step=True"):
+        RSTDP(reward=1.0, per_step=False).check()
     with pytest.raises(ValueError, match="tau_e"):
         MSTDPET(PAIR, tau_e=0.0).check()

@@ -223,6 +223,11 @@ class RSTDP(NamedTuple):
 
     def check(self) -> RSTDP:
         _check_stdp(self.stdp)
+        if not self.per_step:
+            # the pair sums are not reset by a reward: a reward applied at every step would
+            # count the same pairings again and again
+            raise ValueError("RSTDP needs per_step=True and the reward at the step it arrives, "
+                             "e.g. reward=reward_at_end(r, T)")
         for name in ("a_r_plus", "a_r_minus", "a_p_plus", "a_p_minus"):
             check_positive(name, getattr(self, name), allow_zero=True)
         return self
