@@ -7,7 +7,8 @@ processes with probability ``rate`` per step; every input also fires with ``nois
 through the whole trial), then ``delay`` steps of noise only. Two LIF output neurons (the
 actions; :math:`v_t = \beta v_{t-1} + W s_t`, spike at :math:`v \ge 1`, reset to 0) listen
 during the stimulus; the one with more spikes is the action (ties: a coin flip with the
-task's generator). Pattern ``k`` asks for action ``k mod 2``. The reward, +1 for the right
+task's generator; all weights start at ``w_init``, so before learning every choice is such a
+coin flip). Pattern ``k`` asks for action ``k mod 2``. The reward, +1 for the right
 action and -1 for the wrong one, goes to the acting neuron only and arrives at the last step
 of the trial, ``delay`` steps after the stimulus ended: only the eligibility traces
 (:class:`~snnbench.learning.reward.MSTDPET`, :math:`e^{-k\,dt/\tau_e}`) link it to the
@@ -92,7 +93,9 @@ def run_delayed_reward(task: DelayedRewardTask = DelayedRewardTask(), seed: int 
                             for _ in range(task.num_patterns)])
     fc = nn.Linear(task.num_inputs, 2, bias=False).to(dtype)
     with torch.no_grad():
-        fc.weight.copy_(task.w_init * torch.rand(2, task.num_inputs, generator=gen, dtype=dtype))
+        # equal weights: both action neurons spike alike, so the untrained network's choice is
+        # a coin flip and its reward rate is chance whatever the seed
+        fc.weight.fill_(task.w_init)
     pair = STDPParams(nu_pre=task.nu, nu_post=task.nu, tau_pre=task.tau_trace, tau_post=task.tau_trace,
                       wmin=0.0, wmax=1.0)
     steps = task.stim_steps + task.delay
