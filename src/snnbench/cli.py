@@ -222,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.tune_cli import add_parser as add_tune_parser
 
     add_tune_parser(sub)
+    from .experiments.conversion import add_convert_parser
+
+    add_convert_parser(sub)
+    from .experiments.delayed_reward import add_reward_task_parser
+
+    add_reward_task_parser(sub)
     return parser
 
 
