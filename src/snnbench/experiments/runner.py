@@ -94,6 +94,93 @@ def _load_split_cached(cache: dict, exp: ExperimentConfig, seed: int):
     return cache[key]
 
 
+@dataclass
+class _Progress:
+    """What a checkpoint carries between epochs of one model and seed."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val: float = -1.0
+    best_epoch: int = -1
+    best_state: dict[str, torch.Tensor] | None = None
+    train_seconds: float = 0.0
+    config_changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def meta(self, seed: int, model: str, ident: dict[str, Any]) -> dict[str, Any]:
+        return {"history": self.history, "best_val": self.best_val, "best_epoch": self.best_epoch,
+                "train_seconds": self.train_seconds, "seed": seed, "model": model,
+                "config": ident, "config_changes": self.config_changes}
+
+
+def _finished(final_path: Path, section: dict[str, Any], allow_config_change: Sequence[str], where: str,
+              run_dir: str, world: World) -> RunResult | None:
+    """The recorded result of a finished run (read by rank 0, handed to every process), or
+    None when there is none or an allowed config change asks to continue it."""
+    done = broadcast_object(read_final(final_path) if world.is_writer and final_path.is_file() else None, world)
+    if done is None:
+        return None
+    if check_identity(done.get("config") or {}, section, allow_config_change, where, run_dir):
+        log.info("%s: config changed since it finished (allowed); continuing from its checkpoint", where)
+        return None
+    try:
+        return RunResult(**{k: done[k] for k in RunResult.__dataclass_fields__})
+    except KeyError as err:
+        raise ConfigError(f"{str(final_path)!r} lacks {err}; delete it to evaluate that run again") from None
+
+
+def _restore(ckpt: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, cfg: Any, steps_per_epoch: int,
+             *, m: ModelConfig, seed: int, section: dict[str, Any], ident: dict[str, Any],
+             allow_config_change: Sequence[str], where: str, run_dir: str, world: World) -> tuple[_Progress, Any]:
+    """Continue from ``ckpt`` when it exists: model, optimizer and scheduler state restored,
+    the config identity checked (an allowed change is recorded and the learning-rate
+    schedule rebased). Returns the progress so far and the scheduler to use."""
+    restored = load_checkpoint_everywhere(ckpt, model, optimizer, scheduler, world)
+    if restored is None:
+        return _Progress(), scheduler
+    meta, best_state = restored
+    meta = validate_run_meta(meta, ckpt, m.name, seed)
+    prog = _Progress(meta["history"], meta["best_val"], meta["best_epoch"], best_state, meta["train_seconds"],
+                     meta["config_changes"])
+    log.info("%s: resuming after epoch %d", where, len(prog.history))
+    if world.is_writer:  # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
+        atomic_write_text(ckpt.parent / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in prog.history))
+    if meta["config"].get("version") != ident["version"]:
+        log.warning("%s: checkpoint written by snnbench %s, resumed by %s", where,
+                    meta["config"].get("version"), ident["version"])
+    changed = check_identity(meta["config"], section, allow_config_change, where, run_dir)
+    if changed:
+        prog.config_changes.append({"fields": changed, "after_epoch": len(prog.history),
+                                    "from": meta["config"]["hash"], "to": ident["hash"]})
+        log.warning("%s: allowed config change after epoch %d: %s", where, len(prog.history), ", ".join(changed))
+        steps = [int(s["step"]) for s in optimizer.state.values() if "step" in s]
+        scheduler = rebase_schedule(model, optimizer, cfg, steps_per_epoch, max(steps, default=0))
+    return prog, scheduler
+
+
+def _test_result(model: torch.nn.Module, exp: ExperimentConfig, m: ModelConfig, seed: int, data: Any, cfg: Any,
+                 device: torch.device, param_info: dict[str, Any], prog: _Progress) -> RunResult:
+    """Evaluate the finished model on the test split once and assemble its result."""
+    if cfg.early_stopping and prog.best_state is not None:
+        model.load_state_dict(prog.best_state)
+    test, before = _final_test(model, data, cfg, seed, device)
+    extra: dict[str, Any] = {k: v for k, v in param_info.items() if k != "params"}
+    extra.update(before)
+    if "spike_rates" in test:
+        extra["spike_rates"] = test["spike_rates"]
+    extra["test_loss"] = test["loss"]
+    extra["dataset_source"] = getattr(data.info, "source", "")
+    extra["predictions"] = test["predictions"].tolist()
+    extra["labels"] = data.test.y.tolist()
+    if prog.config_changes:
+        extra["config_changes"] = prog.config_changes
+    extra["majority_accuracy"] = majority_accuracy(data.train.y.numpy(), data.test.y.numpy())
+    extra["chance_accuracy"] = chance_accuracy(data.info.num_classes)
+    return RunResult(
+        experiment=exp.name, dataset=data.info.name, model=m.name, model_type=m.type, seed=seed,
+        params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=prog.train_seconds,
+        mean_spike_rate=test.get("mean_spike_rate"), epochs_run=len(prog.history), extra=extra,
+    )
+
+
 def train_model_seed(
     exp: ExperimentConfig,
     m: ModelConfig,
@@ -127,14 +214,9 @@ def train_model_seed(
     if world.is_writer:
         folder.mkdir(parents=True, exist_ok=True)
     final_path = folder / "final.json"
-    done = broadcast_object(read_final(final_path) if world.is_writer and final_path.is_file() else None, world)
+    done = _finished(final_path, section, allow_config_change, where, run_dir, world)
     if done is not None:
-        if not check_identity(done.get("config") or {}, section, allow_config_change, where, run_dir):
-            try:
-                return RunResult(**{k: done[k] for k in RunResult.__dataclass_fields__})
-            except KeyError as err:
-                raise ConfigError(f"{str(final_path)!r} lacks {err}; delete it to evaluate that run again") from None
-        log.info("%s: config changed since it finished (allowed); continuing from its checkpoint", where)
+        return done
 
     torch.manual_seed(seed)
     model, param_info = build_experiment_model(exp, m, data.info)
@@ -145,88 +227,46 @@ def train_model_seed(
     steps_per_epoch = max(1, -(-len(data.train) // cfg.batch_size))
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
-
     ckpt = folder / "checkpoint.safetensors"
-    history: list[dict[str, Any]] = []
-    best_val, best_epoch, best_state, train_seconds = -1.0, -1, None, 0.0
-    config_changes: list[dict[str, Any]] = []
-    restored = load_checkpoint_everywhere(ckpt, model, optimizer, scheduler, world)
-    if restored is not None:
-        meta, best_state = restored
-        meta = validate_run_meta(meta, ckpt, m.name, seed)
-        history = meta["history"]
-        best_val, best_epoch, train_seconds = meta["best_val"], meta["best_epoch"], meta["train_seconds"]
-        config_changes = meta["config_changes"]
-        log.info("%s/%s seed %d: resuming after epoch %d", exp.name, m.name, seed, len(history))
-        if world.is_writer:  # the checkpoint is the record: a kill between its write and the metrics' leaves them behind
-            atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
-        if meta["config"].get("version") != ident["version"]:
-            log.warning("%s: checkpoint written by snnbench %s, resumed by %s", where,
-                        meta["config"].get("version"), ident["version"])
-        changed = check_identity(meta["config"], section, allow_config_change, where, run_dir)
-        if changed:
-            config_changes.append({"fields": changed, "after_epoch": len(history), "from": meta["config"]["hash"],
-                                   "to": ident["hash"]})
-            log.warning("%s: allowed config change after epoch %d: %s", where, len(history), ", ".join(changed))
-            steps = [int(s["step"]) for s in optimizer.state.values() if "step" in s]
-            scheduler = rebase_schedule(model, optimizer, cfg, steps_per_epoch, max(steps, default=0))
+    prog, scheduler = _restore(ckpt, model, optimizer, scheduler, cfg, steps_per_epoch, m=m, seed=seed,
+                               section=section, ident=ident, allow_config_change=allow_config_change,
+                               where=where, run_dir=run_dir, world=world)
 
     net = wrap_model(model, device, world)  # DDP with several processes, else the model
     has_val = len(data.val) > 0
-    while len(history) < cfg.epochs:
-        epoch = len(history)
+    while len(prog.history) < cfg.epochs:
+        epoch = len(prog.history)
         if stop_after_epochs is not None and epoch >= stop_after_epochs:
             return RunResult(exp.name, data.info.name, m.name, m.type, seed, param_info["params"], float("nan"),
-                             train_seconds, None, epoch, {"interrupted": True})
+                             prog.train_seconds, None, epoch, {"interrupted": True})
         hooks.on_epoch_start(model, epoch, cfg.epochs)  # e.g. delay kernels narrow over training
         res = train_one_epoch(
             net, data.train, cfg, optimizer, scheduler, seed=seed, epoch=epoch, device=device,
             progress=progress, desc=f"{exp.name}/{m.name} s{seed} ep {epoch + 1}/{cfg.epochs}",
         )
         hooks.on_epoch_end(model, epoch, cfg.epochs)
-        train_seconds += res.seconds
+        prog.train_seconds += res.seconds
         row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": res.loss, "train_accuracy": res.accuracy,
                                "seconds": res.seconds, "lr": optimizer.param_groups[0]["lr"]}
         if has_val:
             val = evaluate(model, data.val, batch_size=cfg.eval_batch_size, seed=seed, device=device,
                            trim=cfg.trim_padding)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-            if val["accuracy"] > best_val:
-                best_val, best_epoch = val["accuracy"], epoch + 1
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        history.append(row)
-        log.info("%s/%s seed %d epoch %d: %s", exp.name, m.name, seed, epoch + 1,
+            if val["accuracy"] > prog.best_val:
+                prog.best_val, prog.best_epoch = val["accuracy"], epoch + 1
+                prog.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        prog.history.append(row)
+        log.info("%s epoch %d: %s", where, epoch + 1,
                  ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
-        meta = {"history": history, "best_val": best_val, "best_epoch": best_epoch,
-                "train_seconds": train_seconds, "seed": seed, "model": m.name,
-                "config": ident, "config_changes": config_changes}
         if world.is_writer:
-            save_checkpoint(ckpt, model, optimizer, scheduler, meta, best_state if cfg.early_stopping else None)
-            atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
-        if cfg.early_stopping and has_val and epoch + 1 - best_epoch >= cfg.early_stopping:
-            log.info("%s/%s seed %d: early stop at epoch %d (best %d)", exp.name, m.name, seed, epoch + 1, best_epoch)
+            save_checkpoint(ckpt, model, optimizer, scheduler, prog.meta(seed, m.name, ident),
+                            prog.best_state if cfg.early_stopping else None)
+            atomic_write_text(folder / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in prog.history))
+        if cfg.early_stopping and has_val and epoch + 1 - prog.best_epoch >= cfg.early_stopping:
+            log.info("%s: early stop at epoch %d (best %d)", where, epoch + 1, prog.best_epoch)
             break
 
-    if cfg.early_stopping and best_state is not None:
-        model.load_state_dict(best_state)
-    test, before = _final_test(model, data, cfg, seed, device)
-    extra: dict[str, Any] = {k: v for k, v in param_info.items() if k != "params"}
-    extra.update(before)
-    if "spike_rates" in test:
-        extra["spike_rates"] = test["spike_rates"]
-    extra["test_loss"] = test["loss"]
-    extra["dataset_source"] = getattr(data.info, "source", "")
-    extra["predictions"] = test["predictions"].tolist()
-    extra["labels"] = data.test.y.tolist()
-    if config_changes:
-        extra["config_changes"] = config_changes
-    extra["majority_accuracy"] = majority_accuracy(data.train.y.numpy(), data.test.y.numpy())
-    extra["chance_accuracy"] = chance_accuracy(data.info.num_classes)
-    result = RunResult(
-        experiment=exp.name, dataset=data.info.name, model=m.name, model_type=m.type, seed=seed,
-        params=param_info["params"], test_accuracy=test["accuracy"], train_seconds=train_seconds,
-        mean_spike_rate=test.get("mean_spike_rate"), epochs_run=len(history), extra=extra,
-    )
+    result = _test_result(model, exp, m, seed, data, cfg, device, param_info, prog)
     if world.is_writer:
         atomic_write_json(final_path, {**result.__dict__, "config": ident})
     return result
