@@ -94,6 +94,19 @@ def _load_split_cached(cache: dict, exp: ExperimentConfig, seed: int):
     return cache[key]
 
 
+def _default_section(exp: ExperimentConfig, m: ModelConfig, seed: int, device: torch.device) -> dict[str, Any]:
+    """The config identity of one model and seed when the caller gives none."""
+    return {"data": exp.data.model_dump(mode="json"), "train": exp.train.model_dump(mode="json"),
+            "model": m.model_dump(mode="json"), "seed": seed, "device": str(device)}
+
+
+def _train_config(exp: ExperimentConfig, m: ModelConfig) -> Any:
+    """The experiment's training settings with this model's own ``lr`` and ``train`` overrides
+    (validated against TrainConfig with the config)."""
+    cfg = exp.train if m.lr is None else exp.train.model_copy(update={"lr": m.lr})
+    return cfg.model_copy(update=m.train) if m.train else cfg
+
+
 @dataclass
 class _Progress:
     """What a checkpoint carries between epochs of one model and seed."""
@@ -196,18 +209,12 @@ def train_model_seed(
 ) -> RunResult:
     """Train one model with one seed into ``folder``; continue from its checkpoint if present.
 
-    ``stop_after_epochs`` ends the call early after that many epochs in total (used to test
-    interruption and resume); the checkpoint then holds everything to continue. ``section``
-    is the config identity recorded with the results (:func:`.identity.config_section`); a
-    checkpoint or result recorded under another config is refused unless
-    ``allow_config_change`` names every changed field.
-
-    Under torchrun (several processes, :mod:`snnbench.experiments.distributed`) every
-    process trains its share through DDP and only rank 0 reads and writes ``folder``.
+    ``stop_after_epochs`` ends the call after that many epochs in total (tests of resume).
+    ``section`` is the config identity recorded with the results; a checkpoint or result of
+    another config is refused unless ``allow_config_change`` names every changed field. Under
+    torchrun every process trains its share (DDP) and only rank 0 reads and writes ``folder``.
     """
-    if section is None:
-        section = {"data": exp.data.model_dump(mode="json"), "train": exp.train.model_dump(mode="json"),
-                   "model": m.model_dump(mode="json"), "seed": seed, "device": str(device)}
+    section = section if section is not None else _default_section(exp, m, seed, device)
     ident = identity(section)
     where, run_dir = f"{exp.name}/{m.name}/seed{seed}", str(folder.parent.parent.parent)
     world = World.current()
@@ -221,9 +228,7 @@ def train_model_seed(
     torch.manual_seed(seed)
     model, param_info = build_experiment_model(exp, m, data.info)
     model.to(device)
-    cfg = exp.train if m.lr is None else exp.train.model_copy(update={"lr": m.lr})
-    if m.train:  # this model's own settings (validated against TrainConfig with the config)
-        cfg = cfg.model_copy(update=m.train)
+    cfg = _train_config(exp, m)
     steps_per_epoch = max(1, -(-len(data.train) // cfg.batch_size))
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)

@@ -247,6 +247,83 @@ def _stdp_section(info: RunInfo) -> tuple[str, list[str]]:
     return "\n".join(parts), md
 
 
+def _results_section(rows: list[dict[str, Any]], infos: list[RunInfo], energy: EnergyModel) -> tuple[list[str], list[str]]:
+    """The results table, the energy comparison, the verdicts and the overview plots."""
+    body: list[str] = []
+    md: list[str] = []
+    note = ENERGY_NOTE.format(ac=energy.ac_pj, mac=energy.mac_pj, upd=energy.update_pj, source=energy.source)
+    body.append("<h2>Results</h2>")
+    body.append(results_table_html(rows))
+    body.append(f"<p class='note'>{html.escape(note)} SynOps, MACs and ACs are per test sample; "
+                "padding steps of variable-length series are not counted.</p>")
+    md += ["## Results", "", results_table_md(rows), "", note, ""]
+    comp = comparison_lines(rows)
+    if comp:
+        body.append("<h3>SNN vs ANN energy (most accurate of each kind per task)</h3><ul>"
+                    + "".join(f"<li>{html.escape(c)}</li>" for c in comp) + "</ul>")
+        md += ["## SNN vs ANN energy", ""] + [f"- {c}" for c in comp] + [""]
+    vlines = [f"{info.name} / {v.snn} vs {v.baseline}: {v.text()}" for info in infos for v in verdicts(info)]
+    if vlines:
+        body.append("<h3>Verdicts (paired t-test over seeds and bootstrap 95 % interval over test samples; "
+                    "both must agree)</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in vlines) + "</ul>")
+        md += ["## Verdicts", ""] + [f"- {v}" for v in vlines] + [""]
+    if any(r.get("energy_pj") for r in rows):
+        body.append(_img(plots.figure_png(plots.accuracy_vs_energy(rows)), "accuracy vs energy",
+                         "test accuracy (mean and std over seeds) against estimated compute energy per sample"))
+        body.append(_img(plots.figure_png(plots.operations_bars(rows, "Synaptic operations per test sample")),
+                         "operations", "dense SynOps (every connection every step) and effective MACs / ACs"))
+    return body, md
+
+
+def _model_section(info: RunInfo, exp: str, model: str, runs: list[Any]) -> str:
+    """One model of an experiment: confusion matrix, activity figure, per-layer operations."""
+    first = next(r for r in runs if r.model == model)
+    figs: list[str] = []
+    data_info = None
+    if first.is_snn:
+        try:
+            png, data_info = _activity_figure(info, first)
+            figs.append(_img(png, f"{model} activity", "spike raster and membrane traces, one test sample"))
+        except Exception as err:  # a model that cannot be rebuilt still gets the rest of its report
+            log.warning("activity plot of %s/%s failed: %s", exp, model, err)
+            figs.append(f"<p class='warn'>activity plot not drawn: {html.escape(type(err).__name__)}: "
+                        f"{html.escape(str(err))}</p>")
+    extra = first.final.get("extra", {}) or {}
+    if extra.get("predictions") and extra.get("labels"):
+        names = getattr(data_info, "class_names", None)
+        figs.insert(0, _img(plots.figure_png(plots.confusion_matrix(
+            extra["predictions"], extra["labels"], names, f"{exp} / {model} (seed {first.seed})")),
+            f"{model} confusion matrix", "rows: true class; colour: % of the true class; numbers: counts"))
+    layer_ops = (first.efficiency or {}).get("workload", {}).get("layers", {})
+    if layer_ops:
+        trs = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{html.escape(v.get('type', ''))}</td><td>{html.escape(v.get('operation', ''))}</td>"
+            f"<td class='num'>{_fmt(v.get('dense'))}</td><td class='num'>{_fmt(v.get('effective_macs'))}</td>"
+            f"<td class='num'>{_fmt(v.get('effective_acs'))}</td></tr>" for n, v in layer_ops.items())
+        figs.append("<table><thead><tr><th>layer</th><th>type</th><th>operand</th><th>dense</th>"
+                    f"<th>eff. MACs</th><th>eff. ACs</th></tr></thead><tbody>{trs}</tbody></table>")
+    return f"<h3>{html.escape(model)} ({html.escape(first.model_type)})</h3><div class='grid'>{''.join(figs)}</div>"
+
+
+def _experiment_section(info: RunInfo, exp: str, bar: Any) -> list[str]:
+    """Heading, training curves and one section per model of one experiment."""
+    runs = [r for r in info.runs if r.experiment == exp]
+    ds = str(runs[0].final.get("dataset", "")) if runs else ""
+    src = str(runs[0].final.get("extra", {}).get("dataset_source", "")) if runs else ""
+    body = [f"<h2>{html.escape(info.name)} / {html.escape(exp)}</h2>"
+            + (f"<p class='note'>dataset {html.escape(ds)}{' (' + html.escape(src) + ')' if src else ''}</p>" if ds else "")]
+    hist: dict[str, list[list[dict[str, Any]]]] = {}
+    for r in runs:
+        hist.setdefault(r.model, []).append(r.history)
+    if any(h for hs in hist.values() for h in hs):
+        body.append(_img(plots.figure_png(plots.training_curves(hist, f"{exp}: training curves")),
+                         "training curves", "one line per seed; validation accuracy when a validation split exists"))
+    for model in dict.fromkeys(r.model for r in runs):
+        body.append(_model_section(info, exp, model, runs))
+        bar.update(sum(1 for r in runs if r.model == model))
+    return body
+
+
 def write_report(
     run_dirs: list[Path],
     out: Path,
@@ -277,84 +354,25 @@ def write_report(
         infos.append(collect_run(d))
 
     rows = [row for info in infos for row in summary_rows(info)]
-    body: list[str] = []
-    md: list[str] = []
     title = "snnbench report: " + ", ".join(info.name for info in infos)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    body.append(f"<h1>{html.escape(title)}</h1>")
-    body.append("<p>Run folders: " + ", ".join(f"<code>{html.escape(str(i.run_dir))}</code>" for i in infos)
-                + f". Generated {stamp}.</p>")
-    md += [f"# {title}", "", "Run folders: " + ", ".join(f"`{i.run_dir}`" for i in infos) + f". Generated {stamp}.", ""]
+    body = [f"<h1>{html.escape(title)}</h1>",
+            "<p>Run folders: " + ", ".join(f"<code>{html.escape(str(i.run_dir))}</code>" for i in infos)
+            + f". Generated {stamp}.</p>"]
+    md = [f"# {title}", "", "Run folders: " + ", ".join(f"`{i.run_dir}`" for i in infos) + f". Generated {stamp}.", ""]
     for w in warnings:
         body.append(f"<p class='warn'>{html.escape(w)}</p>")
         md.append(f"> warning: {w}")
-    note = ENERGY_NOTE.format(ac=energy.ac_pj, mac=energy.mac_pj, upd=energy.update_pj, source=energy.source)
-
     if rows:
-        body.append("<h2>Results</h2>")
-        body.append(results_table_html(rows))
-        body.append(f"<p class='note'>{html.escape(note)} SynOps, MACs and ACs are per test sample; "
-                    "padding steps of variable-length series are not counted.</p>")
-        md += ["## Results", "", results_table_md(rows), "", note, ""]
-        comp = comparison_lines(rows)
-        if comp:
-            body.append("<h3>SNN vs ANN energy (most accurate of each kind per task)</h3><ul>"
-                        + "".join(f"<li>{html.escape(c)}</li>" for c in comp) + "</ul>")
-            md += ["## SNN vs ANN energy", ""] + [f"- {c}" for c in comp] + [""]
-        vlines = [f"{info.name} / {v.snn} vs {v.baseline}: {v.text()}" for info in infos for v in verdicts(info)]
-        if vlines:
-            body.append("<h3>Verdicts (paired t-test over seeds and bootstrap 95 % interval over test samples; "
-                        "both must agree)</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in vlines) + "</ul>")
-            md += ["## Verdicts", ""] + [f"- {v}" for v in vlines] + [""]
-        if any(r.get("energy_pj") for r in rows):
-            body.append(_img(plots.figure_png(plots.accuracy_vs_energy(rows)), "accuracy vs energy",
-                             "test accuracy (mean and std over seeds) against estimated compute energy per sample"))
-            body.append(_img(plots.figure_png(plots.operations_bars(rows, "Synaptic operations per test sample")),
-                             "operations", "dense SynOps (every connection every step) and effective MACs / ACs"))
+        rbody, rmd = _results_section(rows, infos, energy)
+        body += rbody
+        md += rmd
 
-    work = [(info, exp) for info in infos for exp in dict.fromkeys(r.experiment for r in info.runs)]
     bar = tqdm(total=sum(len(info.runs) for info in infos) + len(infos), desc="report", unit="item",
                disable=not progress, leave=False)
-    for info, exp in work:
-        runs = [r for r in info.runs if r.experiment == exp]
-        ds = str(runs[0].final.get("dataset", "")) if runs else ""
-        src = str(runs[0].final.get("extra", {}).get("dataset_source", "")) if runs else ""
-        body.append(f"<h2>{html.escape(info.name)} / {html.escape(exp)}</h2>"
-                    + (f"<p class='note'>dataset {html.escape(ds)}{' (' + html.escape(src) + ')' if src else ''}</p>" if ds else ""))
-        hist: dict[str, list[list[dict[str, Any]]]] = {}
-        for r in runs:
-            hist.setdefault(r.model, []).append(r.history)
-        if any(h for hs in hist.values() for h in hs):
-            body.append(_img(plots.figure_png(plots.training_curves(hist, f"{exp}: training curves")),
-                             "training curves", "one line per seed; validation accuracy when a validation split exists"))
-        data_info = None
-        for model in dict.fromkeys(r.model for r in runs):
-            first = next(r for r in runs if r.model == model)
-            figs: list[str] = []
-            if first.is_snn:
-                try:
-                    png, data_info = _activity_figure(info, first)
-                    figs.append(_img(png, f"{model} activity", "spike raster and membrane traces, one test sample"))
-                except Exception as err:  # a model that cannot be rebuilt still gets the rest of its report
-                    log.warning("activity plot of %s/%s failed: %s", exp, model, err)
-                    figs.append(f"<p class='warn'>activity plot not drawn: {html.escape(type(err).__name__)}: "
-                                f"{html.escape(str(err))}</p>")
-            extra = first.final.get("extra", {}) or {}
-            if extra.get("predictions") and extra.get("labels"):
-                names = getattr(data_info, "class_names", None)
-                figs.insert(0, _img(plots.figure_png(plots.confusion_matrix(
-                    extra["predictions"], extra["labels"], names, f"{exp} / {model} (seed {first.seed})")),
-                    f"{model} confusion matrix", "rows: true class; colour: % of the true class; numbers: counts"))
-            layer_ops = (first.efficiency or {}).get("workload", {}).get("layers", {})
-            if layer_ops:
-                trs = "".join(
-                    f"<tr><td>{html.escape(n)}</td><td>{html.escape(v.get('type', ''))}</td><td>{html.escape(v.get('operation', ''))}</td>"
-                    f"<td class='num'>{_fmt(v.get('dense'))}</td><td class='num'>{_fmt(v.get('effective_macs'))}</td>"
-                    f"<td class='num'>{_fmt(v.get('effective_acs'))}</td></tr>" for n, v in layer_ops.items())
-                figs.append("<table><thead><tr><th>layer</th><th>type</th><th>operand</th><th>dense</th>"
-                            f"<th>eff. MACs</th><th>eff. ACs</th></tr></thead><tbody>{trs}</tbody></table>")
-            body.append(f"<h3>{html.escape(model)} ({html.escape(first.model_type)})</h3><div class='grid'>{''.join(figs)}</div>")
-            bar.update(sum(1 for r in runs if r.model == model))
+    for info in infos:
+        for exp in dict.fromkeys(r.experiment for r in info.runs):
+            body += _experiment_section(info, exp, bar)
     for info in infos:
         section, smd = _stdp_section(info)
         if section:
