@@ -224,7 +224,6 @@ def train_model_seed(
     done = _finished(final_path, section, allow_config_change, where, run_dir, world)
     if done is not None:
         return done
-
     torch.manual_seed(seed)
     model, param_info = build_experiment_model(exp, m, data.info)
     model.to(device)
@@ -236,7 +235,6 @@ def train_model_seed(
     prog, scheduler = _restore(ckpt, model, optimizer, scheduler, cfg, steps_per_epoch, m=m, seed=seed,
                                section=section, ident=ident, allow_config_change=allow_config_change,
                                where=where, run_dir=run_dir, world=world)
-
     net = wrap_model(model, device, world)  # DDP with several processes, else the model
     has_val = len(data.val) > 0
     while len(prog.history) < cfg.epochs:

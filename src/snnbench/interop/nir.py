@@ -183,6 +183,75 @@ def _affine(layer: nn.Module, name: str):
     return nir.Affine(weight=w, bias=_np(layer.bias))
 
 
+def _export_dt(layers: Any, dt: float | None) -> float:
+    """Seconds per step: the neurons' common ``dt`` (ms) / 1000 unless ``dt`` is given."""
+    if dt is None:
+        dts = {float(m.dt) for _, _, m in layers() if hasattr(m, "dt")}
+        if len(dts) > 1:
+            raise ValueError(f"the layers use different dt {sorted(dts)} ms; pass export(..., dt=seconds)")
+        dt = (dts.pop() if dts else 1.0) * 1e-3
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+    return float(dt)
+
+
+def _conv_stack(nir: Any, net: nn.Module, enc: tuple[int, ...], dt: float, soft_reset: str,
+                nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[str, list[tuple[str, Any, Any]]]:
+    """Input, conv (+ average pool) + neuron layers and the flatten of a ConvSNN; returns the
+    last node and the fully connected layers that follow."""
+    prev = "input"
+    nodes["input"] = nir.Input(input_type=np.array(enc))
+    shape = enc
+    for i, (conv, pool, nrn) in enumerate(zip(net.convs, net.pools, net.conv_neurons)):
+        nm = f"conv{i + 1}"
+        if not isinstance(pool, nn.Identity) and type(pool).__name__ != "AvgPool2d":
+            raise UnsupportedNode(
+                f"layer {nm!r}: {type(pool).__name__} has no NIR node (NIR pools by sum or average); "
+                "build the ConvSNN with pool=1 to export it"
+            )
+        nodes[nm] = nir.Conv2d(
+            input_shape=shape[1:], weight=_np(conv.weight), stride=conv.stride, padding=conv.padding,
+            dilation=conv.dilation, groups=conv.groups,
+            bias=_np(conv.bias) if conv.bias is not None else np.zeros(conv.out_channels, np.float32),
+        )
+        edges.append((prev, nm))
+        prev = nm
+        with torch.no_grad():
+            shape = tuple(pool(conv(torch.zeros(1, *shape))).shape[1:])
+        if type(pool).__name__ == "AvgPool2d":
+            k, s, p = (pool.kernel_size, pool.stride, pool.padding)
+            pair = lambda v: np.array(v if isinstance(v, (tuple, list)) else (v, v))  # noqa: E731
+            nodes[f"{nm}.pool"] = nir.AvgPool2d(kernel_size=pair(k), stride=pair(s), padding=pair(p))
+            edges.append((prev, f"{nm}.pool"))
+            prev = f"{nm}.pool"
+        nodes[f"{nm}.lif"] = _neuron_node(nm, nrn, shape, dt, soft_reset)
+        edges.append((prev, f"{nm}.lif"))
+        prev = f"{nm}.lif"
+    nodes["flatten"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
+    edges.append((prev, "flatten"))
+    prev = "flatten"
+    fcs = [(f"fc{i + 1}", fc, nrn) for i, (fc, nrn) in enumerate(zip(net.fcs, net.neurons))]
+    return prev, fcs
+
+
+def _recurrent_stack(nir: Any, net: nn.Module, enc: tuple[int, ...], dt: float, soft_reset: str,
+                     nodes: dict[str, Any], edges: list[tuple[str, str]]) -> str:
+    """Input and the recurrent layers of a RecurrentSNN (the recurrence as a graph cycle);
+    returns the last node."""
+    prev = "input"
+    nodes["input"] = nir.Input(input_type=np.array([math.prod(enc)]))
+    for i, rec in enumerate(net.recs):
+        nm = f"rec{i + 1}"
+        h = (rec.hidden,)
+        nodes[f"{nm}.w_in"] = _affine(rec.fc_in, nm)
+        nodes[f"{nm}.lif"] = _neuron_node(nm, rec, h, dt, soft_reset)
+        nodes[f"{nm}.w_rec"] = _affine(rec.fc_rec, f"{nm}_rec")
+        edges += [(prev, f"{nm}.w_in"), (f"{nm}.w_in", f"{nm}.lif"),
+                  (f"{nm}.lif", f"{nm}.w_rec"), (f"{nm}.w_rec", f"{nm}.lif")]
+        prev = f"{nm}.lif"
+    return prev
+
+
 def export(model: nn.Module, *, dt: float | None = None, soft_reset: str = "error") -> Any:
     """NIR graph of a spiking classifier's network (a loaded :class:`TrainedModel`, or a
     ``FeedForwardSNN``, ``RecurrentSNN`` or ``ConvSNN``).
@@ -206,64 +275,16 @@ def export(model: nn.Module, *, dt: float | None = None, soft_reset: str = "erro
         why = (" (DelayedLinear: one learned delay per connection; NIR's Delay node delays a whole "
                "signal per neuron)" if kind == "DelaySNN" else "")
         raise UnsupportedNode(f"{kind} has no NIR export{why}")
-    if dt is None:
-        dts = {float(m.dt) for _, nrn in [(0, n) for _, _, n in layers()] for m in [nrn] if hasattr(m, "dt")}
-        if len(dts) > 1:
-            raise ValueError(f"the layers use different dt {sorted(dts)} ms; pass export(..., dt=seconds)")
-        dt = (dts.pop() if dts else 1.0) * 1e-3
-    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
-    dt = float(dt)
-
+    dt = _export_dt(layers, dt)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     enc = tuple(int(s) for s in net.encoded_shape)
-    prev = "input"
     if kind == "ConvSNN":
-        nodes["input"] = nir.Input(input_type=np.array(enc))
-        shape = enc
-        for i, (conv, pool, nrn) in enumerate(zip(net.convs, net.pools, net.conv_neurons)):
-            nm = f"conv{i + 1}"
-            if not isinstance(pool, nn.Identity) and type(pool).__name__ != "AvgPool2d":
-                raise UnsupportedNode(
-                    f"layer {nm!r}: {type(pool).__name__} has no NIR node (NIR pools by sum or average); "
-                    "build the ConvSNN with pool=1 to export it"
-                )
-            nodes[nm] = nir.Conv2d(
-                input_shape=shape[1:], weight=_np(conv.weight), stride=conv.stride, padding=conv.padding,
-                dilation=conv.dilation, groups=conv.groups,
-                bias=_np(conv.bias) if conv.bias is not None else np.zeros(conv.out_channels, np.float32),
-            )
-            edges.append((prev, nm))
-            prev = nm
-            with torch.no_grad():
-                shape = tuple(pool(conv(torch.zeros(1, *shape))).shape[1:])
-            if type(pool).__name__ == "AvgPool2d":
-                k, s, p = (pool.kernel_size, pool.stride, pool.padding)
-                pair = lambda v: np.array(v if isinstance(v, (tuple, list)) else (v, v))  # noqa: E731
-                nodes[f"{nm}.pool"] = nir.AvgPool2d(kernel_size=pair(k), stride=pair(s), padding=pair(p))
-                edges.append((prev, f"{nm}.pool"))
-                prev = f"{nm}.pool"
-            nodes[f"{nm}.lif"] = _neuron_node(nm, nrn, shape, dt, soft_reset)
-            edges.append((prev, f"{nm}.lif"))
-            prev = f"{nm}.lif"
-        nodes["flatten"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
-        edges.append((prev, "flatten"))
-        prev = "flatten"
-        fcs = [(f"fc{i + 1}", fc, nrn) for i, (fc, nrn) in enumerate(zip(net.fcs, net.neurons))]
+        prev, fcs = _conv_stack(nir, net, enc, dt, soft_reset, nodes, edges)
     elif kind == "RecurrentSNN":
-        nodes["input"] = nir.Input(input_type=np.array([math.prod(enc)]))
-        for i, rec in enumerate(net.recs):
-            nm = f"rec{i + 1}"
-            h = (rec.hidden,)
-            nodes[f"{nm}.w_in"] = _affine(rec.fc_in, nm)
-            nodes[f"{nm}.lif"] = _neuron_node(nm, rec, h, dt, soft_reset)
-            nodes[f"{nm}.w_rec"] = _affine(rec.fc_rec, f"{nm}_rec")
-            edges += [(prev, f"{nm}.w_in"), (f"{nm}.w_in", f"{nm}.lif"),
-                      (f"{nm}.lif", f"{nm}.w_rec"), (f"{nm}.w_rec", f"{nm}.lif")]
-            prev = f"{nm}.lif"
-        fcs = []
+        prev, fcs = _recurrent_stack(nir, net, enc, dt, soft_reset, nodes, edges), []
     else:
+        prev = "input"
         nodes["input"] = nir.Input(input_type=np.array([math.prod(enc)]))
         fcs = [(f"fc{i + 1}", fc, nrn) for i, (fc, nrn) in enumerate(zip(net.fcs, net.neurons))]
     for nm, fc, nrn in [*fcs, ("out", net.out, net.out_neurons)]:
