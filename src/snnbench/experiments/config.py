@@ -23,8 +23,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .._files import check_path_name
 
-ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
-SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
+ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm",
+                    "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet"]
+SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "snn_vgg", "snn_resnet")
 
 
 class ConfigError(ValueError):

@@ -10,6 +10,7 @@ from .delay_snn import DelaySNN
 from .matching import count_parameters, match_baseline
 from .readout import get_masked_readout, lengths_to_mask
 from .snn import ConvSNN, FeedForwardSNN, LeakyIntegrator, RecurrentSNN, SpikingClassifier
+from .zoo import VGG, ResNet, SpikingResNet, SpikingVGG
 
 __all__ = [
     "CNN",
@@ -28,4 +29,8 @@ __all__ = [
     "MODEL_TYPES",
     "get_masked_readout",
     "lengths_to_mask",
+    "SpikingVGG",
+    "SpikingResNet",
+    "VGG",
+    "ResNet",
 ]
