@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..data.augment import augment_from_config
 from ..data.batching import iterate_batches
 from ..metrics._layers import extra_steps_of, padded_length_of
 from ..metrics.spike_rate import masked_sum_count
@@ -76,6 +77,8 @@ def train_one_epoch(
     model.train()
     shuffle_gen = epoch_generator(seed, epoch, 0)
     encode_gen = epoch_generator(seed, epoch, 1)
+    augment = getattr(cfg, "augment", None)
+    augment_gen = epoch_generator(seed, epoch, 3) if augment is not None else None
     n_batches = math.ceil(len(split) / cfg.batch_size)
     total_loss, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
@@ -86,6 +89,8 @@ def train_one_epoch(
     )
     for x, y, lengths in bar:
         x, y = x.to(device), y.to(device)
+        if augment is not None:  # training batches only: evaluate() never augments
+            x = augment_from_config(x, augment, augment_gen)
         lengths = lengths.to(device) if lengths is not None else None
         logits = model(x, lengths=lengths, generator=encode_gen)
         loss = F.cross_entropy(logits, y)

@@ -15,6 +15,8 @@
 ``"cnn1d"``           :class:`~.cnn1d.CNN1d` temporal CNN (``width`` and ``depth`` required)
 ``"snn_vgg"``         :class:`~.zoo.SpikingVGG` spiking VGG-11 (32x32 images)
 ``"snn_resnet"``      :class:`~.zoo.SpikingResNet` spiking ResNet-19 style
+``"snn_mlp"``         :class:`~.zoo.SpikingMLP` fully connected SNN with batch norm over time
+                      and dropout (``hidden`` required; ``rows=True`` reads images row by row)
 ``"vgg"``/``"resnet"`` their ANN twins; with ``"match": <snn_vgg/snn_resnet spec>`` the
                       twin of that SNN (same layers with ReLU, equal parameter count)
 ====================  =========================================================
@@ -42,7 +44,7 @@ from .delay_snn import DelaySNN
 from .snn import ConvSNN, FeedForwardSNN, RecurrentSNN
 
 MODEL_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm",
-               "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet")
+               "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp")
 _ZOO = ("snn_vgg", "snn_resnet", "vgg", "resnet")  # validate their own options (**arch)
 _CLASSES: dict[str, type[nn.Module]] = {
     "snn_ff": FeedForwardSNN,
@@ -58,7 +60,7 @@ _FROM_INFO = {"input_shape", "num_classes", "input_size"}
 
 
 def _construct(kind: str, kwargs: dict[str, Any], info: Any) -> nn.Module:
-    if kind in _ZOO or kind == "cnn1d":
+    if kind in _ZOO or kind in ("cnn1d", "snn_mlp"):
         return _construct_new(kind, kwargs, info)
     cls = _CLASSES[kind]
     params = inspect.signature(cls.__init__).parameters
@@ -93,6 +95,10 @@ def _construct_new(kind: str, kwargs: dict[str, Any], info: Any) -> nn.Module:
         if missing:
             raise ValueError(f"model spec of type 'cnn1d' needs {missing} (channels, conv layers)")
         return CNN1d(sequence_input_size(shape), num_classes=k, **kwargs)
+    if kind == "snn_mlp":
+        if "hidden" not in kwargs:
+            raise ValueError("model spec of type 'snn_mlp' needs 'hidden' (list of layer widths)")
+        return zoo.SpikingMLP(shape, num_classes=k, **kwargs)
     cls = {"snn_vgg": zoo.SpikingVGG, "snn_resnet": zoo.SpikingResNet,
            "vgg": zoo.VGG, "resnet": zoo.ResNet}[kind]
     try:

@@ -23,6 +23,7 @@ uses it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -32,7 +33,8 @@ from torch import Tensor, nn
 from .._validation import check_choice, check_int, check_positive, check_range
 from .ann import _Recording, _shape, _widths
 from .blocks import (
-    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, make_pool,
+    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, make_norm,
+    make_pool,
 )
 from .snn import SpikingClassifier
 
@@ -287,4 +289,106 @@ def n_neuron_layers(model: nn.Module) -> int:
     return sum(1 for m in model.modules() if isinstance(m, Neurons))
 
 
-__all__ = ["SpikingVGG", "SpikingResNet", "VGG", "ResNet", "VGG11", "n_neuron_layers"]
+
+
+class SpikingMLP(SpikingClassifier):
+    r"""The reference benchmark's fully connected SNN: ``[Linear -> batch norm over T and B
+    -> neurons -> dropout (mask held over T)] * len(hidden) -> Linear -> readout``.
+
+    Three ways to read an image ``[C, H, W]``:
+
+    - ``encoder="poisson"`` (or any static encoder): the flattened image, rate coded over
+      ``num_steps`` steps ("flat");
+    - ``encoder="direct"``: the flattened image injected as the same current at each of
+      ``num_steps`` steps ("repeat");
+    - ``rows=True``: row by row, a sequence of ``H`` steps of ``C*W`` inputs ("line");
+      ``num_steps`` and ``encoder`` do not apply.
+
+    Series and tabular inputs work as in :class:`~snnbench.models.snn.FeedForwardSNN`.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        hidden: Sequence[int],
+        num_classes: int,
+        *,
+        rows: bool = False,
+        norm: str = "bn",
+        dropout: float = 0.0,
+        neuron: str = "lif",
+        neuron_kwargs: dict[str, Any] | None = None,
+        encoder: str | None = None,
+        encoder_kwargs: dict[str, Any] | None = None,
+        num_steps: int | None = 25,
+        readout: str = "mean_membrane",
+        output_beta: float | None = None,
+    ) -> None:
+        shape = _shape("input_shape", input_shape)
+        self.rows = bool(rows)
+        if self.rows:
+            if len(shape) != 3:
+                raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
+            if encoder not in (None, "direct"):
+                raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
+            self.image_shape = shape
+            shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
+        check_choice("neuron", neuron, NEURON_KINDS)
+        nkw = dict(neuron_kwargs or {})
+        if neuron == "plif":
+            nkw["learn_tau"] = True
+        super().__init__(
+            shape, num_classes, neuron="if" if neuron == "if" else "lif", neuron_kwargs=nkw,
+            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
+            readout=readout, output_beta=output_beta,
+        )
+        self.neuron_kind = neuron
+        self.hidden = _widths("hidden", hidden, allow_empty=False)
+        self.norm = check_choice("norm", norm, ("bn", "tdbn", "none"))
+        self.drop = TimeDropout(dropout)
+        sizes = [math.prod(self.encoded_shape), *self.hidden]
+        self.fcs = nn.ModuleList(nn.Linear(a, b, bias=self.norm == "none")
+                                 for a, b in zip(sizes, sizes[1:]))
+        self.hidden_neurons = nn.ModuleList(
+            Neurons(neuron, neuron_kwargs) for _ in self.hidden)
+        thr = self.hidden_neurons[0].threshold
+        self.norms = nn.ModuleList(make_norm(self.norm, h, thr) for h in self.hidden)
+        self.out = nn.Linear(sizes[-1], self.num_classes)
+        self.out_neurons = self._output_neurons(self.num_classes)
+
+    def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
+        for i, (fc, nrn) in enumerate(zip(self.fcs, self.hidden_neurons)):
+            yield f"fc{i + 1}", fc, nrn
+        yield "out", self.out, self.out_neurons
+
+    def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        h = seq.flatten(2)
+        for i, (fc, bn, nrn) in enumerate(zip(self.fcs, self.norms, self.hidden_neurons)):
+            inp = h
+            if i == 0 and self.constant_input:  # the repeated frame: one matmul, T views
+                y = fc(h[0])
+                cur = bn(y.unsqueeze(0).expand(h.shape[0], *y.shape))
+            else:
+                cur = bn(Folded(fc)(h))
+            h = self.drop(nrn(cur), generator)
+            if self.record:
+                self.last_activity[f"fc{i + 1}"] = {"input": inp.detach(), "spikes": h.detach()}
+        return self._neuron_run("out", self.out_neurons, h, Folded(self.out)(h))
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        if self.record:
+            self.last_activity = {}
+        if self.rows:
+            if tuple(x.shape[1:]) != self.image_shape:
+                raise ValueError(
+                    f"x must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(x.shape)}"
+                )
+            b, c, hgt, w = x.shape
+            x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
+        seq, mask = self.encode(x, lengths, generator)
+        return self._readout_fn(self.run(seq, generator), mask)
+
+
+__all__ = ["SpikingVGG", "SpikingResNet", "SpikingMLP", "VGG", "ResNet", "VGG11", "n_neuron_layers"]
