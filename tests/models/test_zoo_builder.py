@@ -46,3 +46,31 @@ def test_cnn1d_matched_to_snn():
     assert m(torch.randn(5, 20, 3)).shape == (5, 4)
     with pytest.raises(ValueError, match="width"):
         build_model({"type": "cnn1d", "depth": 2}, SERIES)
+
+
+def test_spiking_mlp_rows_read_the_image_row_by_row():
+    from snnbench.models.zoo import SpikingMLP
+
+    torch.manual_seed(0)
+    line = SpikingMLP((3, 4, 5), [6, 6], 3, rows=True, neuron_kwargs={"threshold": 0.2}).eval()
+    series = SpikingMLP((4, 15), [6, 6], 3, neuron_kwargs={"threshold": 0.2}).eval()
+    series.load_state_dict(line.state_dict())
+    x = torch.rand(2, 3, 4, 5)
+    rows = torch.stack([x[:, :, r, :].reshape(2, 15) for r in range(4)], 1)  # [B, H, C*W]
+    torch.testing.assert_close(line(x), series(rows))
+    with pytest.raises(ValueError, match="row by row"):
+        SpikingMLP((20, 3), [6], 3, rows=True)
+
+
+def test_spiking_mlp_repeat_computes_the_first_layer_once_with_the_same_result():
+    from snnbench.models.zoo import SpikingMLP
+
+    torch.manual_seed(0)
+    m = SpikingMLP((3, 4, 4), [8, 8], 3, encoder="direct", num_steps=5, dropout=0.3,
+                   neuron_kwargs={"threshold": 0.3})
+    assert m.constant_input
+    x = torch.rand(4, 3, 4, 4)
+    got = m(x, generator=torch.Generator().manual_seed(1))
+    m.constant_input = False  # the folded path over all T copies
+    want = m(x, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(got, want)
