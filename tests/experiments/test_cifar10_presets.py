@@ -57,3 +57,10 @@ def test_cifar10_preset_runs_end_to_end(tmp_path, cifar_root, preset, overrides)
 def test_augment_refused_for_non_image_data():
     with pytest.raises(ConfigError, match="augment applies to images"):
         load_suite("cifar10-line", ["data.kind=series"])
+
+
+def test_unset_augment_leaves_the_config_identity_as_before():
+    train = load_suite("quickstart").experiments[0].train
+    assert train.augment is None and "augment" not in train.model_dump(mode="json")
+    aug = load_suite("cifar10-vgg").experiments[0].train.model_dump(mode="json")["augment"]
+    assert aug == {"crop_padding": 4, "flip": True, "cutout": 16}

@@ -19,7 +19,10 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer,
+    model_validator,
+)
 
 from .._files import check_path_name
 
@@ -139,6 +142,15 @@ class TrainConfig(_Strict):
     grad_clip: float | None = Field(None, gt=0)
     eval_batch_size: int = Field(256, ge=1)
     augment: AugmentConfig | None = Field(None, description="image augmentation of training batches")
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_augment(self, handler: Any) -> dict[str, Any]:
+        # without augmentation the dump (and so the config identity of run folders written
+        # before this field existed) stays as it was
+        out = handler(self)
+        if out.get("augment") is None:
+            out.pop("augment", None)
+        return out
     trim_padding: bool = Field(
         False,
         description="cut each batch of padded series to its longest series (fewer time steps; "
