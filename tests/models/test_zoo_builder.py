@@ -74,3 +74,18 @@ def test_spiking_mlp_repeat_computes_the_first_layer_once_with_the_same_result()
     m.constant_input = False  # the folded path over all T copies
     want = m(x, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(got, want)
+
+
+def test_zoo_models_record_what_the_operation_counts_need():
+    from snnbench.metrics.synaptic_operations import synaptic_operations
+
+    spec = {"type": "snn_resnet", "width": 1 / 64, "blocks": [1, 1], "channels": [128, 256],
+            "num_steps": 3}
+    info = SimpleNamespace(input_shape=(3, 8, 8), num_classes=10)
+    for model in (build_model(spec, info), build_model({"type": "resnet", "match": spec}, info)):
+        model.record = True
+        model(torch.rand(2, 3, 8, 8))
+        ops = synaptic_operations(model, model.last_activity)
+        assert set(ops) == {n for n, _ in model.synapse_layers()}
+        stem = model.last_activity["stem.0.0"]["input"]
+        assert stem.shape == ((3, 2, 3, 8, 8) if hasattr(model, "twin") else (2, 3, 8, 8))

@@ -144,6 +144,25 @@ def _features(net: nn.Module, seq: Tensor, generator: torch.Generator | None,
     return Folded(net.out)(h)
 
 
+def _record_inputs(net: nn.Module, activity: dict[str, dict[str, Tensor]], t: int, b: int,
+                   time_first: bool) -> list[Any]:
+    """Forward pre-hooks keeping every Conv2d/Linear input in ``activity[name]["input"]``:
+    ``[T, B, ...]`` for an SNN (a layer run once on a repeated frame is expanded to T),
+    ``[B, ...]`` for a twin. Returns the handles to remove."""
+
+    def hook(name: str):
+        def keep(_mod: nn.Module, args: tuple[Tensor, ...]) -> None:
+            x = args[0].detach()
+            if time_first:
+                x = x.reshape(t, b, *x.shape[1:]) if x.shape[0] == t * b else \
+                    x.unsqueeze(0).expand(t, *x.shape)
+            activity.setdefault(name, {})["input"] = x
+        return keep
+
+    return [m.register_forward_pre_hook(hook(n)) for n, m in net.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
 class _SpikingZoo(SpikingClassifier):
     kind = ""
 
@@ -206,8 +225,17 @@ class _SpikingZoo(SpikingClassifier):
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         for _, nrn in self._named_neurons():
             nrn.record = self.record
-        current = _features(self, seq, generator, self.constant_input)
+        hooks = _record_inputs(self, self.last_activity, seq.shape[0], seq.shape[1], True) \
+            if self.record else []
+        try:
+            current = _features(self, seq, generator, self.constant_input)
+        finally:
+            for h in hooks:
+                h.remove()
+        inp = self.last_activity.get("out", {}).get("input")
         out = self._neuron_run("out", self.out_neurons, current, current)
+        if self.record and inp is not None:
+            self.last_activity["out"]["input"] = inp  # the output layer's synaptic input
         if self.record:
             for name, nrn in self._named_neurons():
                 if nrn.last_spikes is not None:
@@ -267,8 +295,16 @@ class _TwinZoo(_Recording):
             )
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
-        logits = _features(self, x.unsqueeze(0), generator, False)[0]
-        self._keep("out", output=logits)
+        if self.record:
+            self.last_activity = {}
+        hooks = _record_inputs(self, self.last_activity, 1, x.shape[0], False) if self.record else []
+        try:
+            logits = _features(self, x.unsqueeze(0), generator, False)[0]
+        finally:
+            for h in hooks:
+                h.remove()
+        if self.record:
+            self.last_activity.setdefault("out", {})["output"] = logits.detach()
         return logits
 
 
