@@ -19,7 +19,10 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer,
+    model_validator,
+)
 
 from .._files import check_path_name
 
@@ -27,8 +30,9 @@ from .errors import ConfigError
 
 from .tune_config import TuneSettings
 
-ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm"]
-SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay")
+ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm",
+                    "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp"]
+SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "snn_vgg", "snn_resnet", "snn_mlp")
 
 
 
@@ -130,6 +134,14 @@ class ModelConfig(_Strict):
         return self.type in SNN_TYPES
 
 
+class AugmentConfig(_Strict):
+    """Image augmentation of training batches (training split only, seeded per epoch)."""
+
+    crop_padding: int = Field(0, ge=0, description="random crop after padding this many zeros")
+    flip: bool = Field(False, description="horizontal flip with probability 1/2")
+    cutout: int = Field(0, ge=0, description="side of a zeroed square at a random position")
+
+
 class TrainConfig(_Strict):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -141,6 +153,16 @@ class TrainConfig(_Strict):
     early_stopping: int | None = Field(None, ge=1, description="patience in epochs on validation accuracy")
     grad_clip: float | None = Field(None, gt=0)
     eval_batch_size: int = Field(256, ge=1)
+    augment: AugmentConfig | None = Field(None, description="image augmentation of training batches")
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_augment(self, handler: Any) -> dict[str, Any]:
+        # without augmentation the dump (and so the config identity of run folders written
+        # before this field existed) stays as it was
+        out = handler(self)
+        if out.get("augment") is None:
+            out.pop("augment", None)
+        return out
     trim_padding: bool = Field(
         False,
         description="cut each batch of padded series to its longest series (fewer time steps; "
@@ -158,6 +180,8 @@ class ExperimentConfig(_Strict):
     @model_validator(mode="after")
     def _check_models(self) -> ExperimentConfig:
         names = [m.name for m in self.models]
+        if self.train.augment is not None and self.data.kind not in (None, "image"):
+            raise ValueError(f"train.augment applies to images, but data.kind is {self.data.kind!r}")
         if not names:
             raise ValueError("an experiment needs at least one model")
         dup = {n for n in names if names.count(n) > 1}

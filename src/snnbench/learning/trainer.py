@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..data.augment import augment_from_config
 from ..data.batching import iterate_batches
 from .._steps import extra_steps_of, masked_sum_count, padded_length_of
 from . import hooks
@@ -82,6 +83,8 @@ def train_one_epoch(
     model.train()
     shuffle_gen = epoch_generator(seed, epoch, 0)
     encode_gen = process_generator(epoch_generator(seed, epoch, 1), world)
+    augment = getattr(cfg, "augment", None)
+    augment_gen = process_generator(epoch_generator(seed, epoch, 3), world) if augment is not None else None
     n_batches = math.ceil(len(split) / cfg.batch_size)
     total_loss, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
@@ -96,6 +99,8 @@ def train_one_epoch(
                unit="batch")
     for x, y, lengths, global_size, weight in bar:
         x, y = x.to(device), y.to(device)
+        if augment is not None:  # training batches only: evaluate() never augments
+            x = augment_from_config(x, augment, augment_gen)
         lengths = lengths.to(device) if lengths is not None else None
         logits = model(x, lengths=lengths, generator=encode_gen)
         if world.size == 1:

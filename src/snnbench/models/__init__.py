@@ -11,6 +11,7 @@ from .matching import count_parameters, match_baseline
 from .readout import get_masked_readout, lengths_to_mask
 from .components import LeakyIntegrator
 from .snn import ConvSNN, FeedForwardSNN, RecurrentSNN, SpikingClassifier
+from .zoo import VGG, ResNet, SpikingResNet, SpikingVGG
 
 __all__ = [
     "CNN",
@@ -29,4 +30,8 @@ __all__ = [
     "MODEL_TYPES",
     "get_masked_readout",
     "lengths_to_mask",
+    "SpikingVGG",
+    "SpikingResNet",
+    "VGG",
+    "ResNet",
 ]

@@ -316,4 +316,4 @@ class LSTMClassifier(_RNNClassifier):
     cell = nn.LSTM
 
 
-BASELINES = ("mlp", "cnn", "gru", "lstm")
+BASELINES = ("mlp", "cnn", "gru", "lstm", "cnn1d")

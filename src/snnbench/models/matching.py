@@ -8,7 +8,8 @@ scales one width ``w``:
 - ``"cnn"``: for a ``ConvSNN``, its conv stack and head with every width scaled by
   ``w / channels[0]`` (kernel sizes, pooling, padding kept); otherwise ``depth`` conv stages
   of ``[w, 2w, 4w, ...]`` channels, kernel 3, ``padding="same"``, pool 2;
-- ``"gru"`` / ``"lstm"``: ``depth`` stacked layers of ``w`` units.
+- ``"gru"`` / ``"lstm"``: ``depth`` stacked layers of ``w`` units;
+- ``"cnn1d"``: ``depth`` temporal conv layers of ``w`` channels (:class:`~.cnn1d.CNN1d`).
 
 The count grows monotonically with ``w``, so a doubling then bisection search finds the
 smallest ``w`` whose count reaches the target; the closer of ``w`` and ``w - 1`` is kept.
@@ -55,6 +56,11 @@ def _family(
         cls = GRUClassifier if baseline == "gru" else LSTMClassifier
         size = sequence_input_size(input_shape)
         return lambda w: cls(size, w, depth, num_classes, **kwargs)
+    if baseline == "cnn1d":
+        from .cnn1d import CNN1d
+
+        size = sequence_input_size(input_shape)
+        return lambda w: CNN1d(size, w, depth, num_classes, **kwargs)
     if len(input_shape) != 3:
         raise ValueError(
             f"baseline='cnn' needs an image input_shape (C, H, W), got {input_shape}"
@@ -88,7 +94,7 @@ def match_baseline(
     depth: int | None = None,
     **baseline_kwargs: Any,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the ``baseline`` (``"mlp"``, ``"cnn"``, ``"gru"``, ``"lstm"``) whose trainable
+    """Build the ``baseline`` (``"mlp"``, ``"cnn"``, ``"gru"``, ``"lstm"``, ``"cnn1d"``) whose trainable
     parameter count is closest to the SNN's, and at most ``tolerance`` away (relative).
 
     Returns ``(model, info)`` with ``info = {"baseline", "width", "depth", "snn_params",
@@ -101,7 +107,7 @@ def match_baseline(
     shape = tuple(int(s) for s in input_shape)
     num_classes = check_int("num_classes", num_classes, minimum=2)
     depth = _snn_depth(snn_model) if depth is None else check_int("depth", depth)
-    reserved = sorted({"hidden", "channels", "num_layers", "input_size"} & set(baseline_kwargs))
+    reserved = sorted({"hidden", "channels", "num_layers", "input_size", "width"} & set(baseline_kwargs))
     if reserved:
         raise ValueError(
             f"baseline_kwargs must not set {reserved}: matching chooses the width and the "
