@@ -24,6 +24,7 @@ from .._files import atomic_write
 from .._validation import check_choice, check_int, check_positive
 from .audio import decode_wav, log_mel_spectrogram
 from .paths import cache_dir, default_data_root
+from ._signature import bound_options, keywords_of
 from .splits import RawData
 
 FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset"
@@ -243,19 +244,8 @@ def fsdd_spike_trains(
     return trains, recs
 
 
-def load_fsdd_spikes_raw(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    n_channels: int = 64,
-    dt: float = 10.0,
-    max_ms: float = 1000.0,
-    spiking: str = "lif",
-    tau_mem: float = 10.0,
-    gain: float = 1.5,
-    threshold: float = 1.0,
-    delta_threshold: float = 0.1,
-    cache: bool = True,
-) -> RawData:
+@keywords_of(fsdd_spike_trains)
+def load_fsdd_spikes_raw(root: str | os.PathLike[str] | None = None, **options) -> RawData:
     """Spiking FSDD (dataset ``"fsdd-spikes"``): cochlea spikes ``[T, channels]`` per
     recording, the SHD recipe applied to FSDD (see :func:`fsdd_spike_trains`).
 
@@ -265,10 +255,9 @@ def load_fsdd_spikes_raw(
     arrive as ``(s - mean_c) / std_c``, an affine map per channel that the first synapse
     absorbs (spike <=> value > 0; padding is 0, i.e. below every spike value).
     """
-    trains, recs = fsdd_spike_trains(
-        root, n_channels=n_channels, dt=dt, max_ms=max_ms, spiking=spiking, tau_mem=tau_mem,
-        gain=gain, threshold=threshold, delta_threshold=delta_threshold, cache=cache,
-    )
+    trains, recs = fsdd_spike_trains(root, **options)
+    opts = bound_options(fsdd_spike_trains, root, **options)
+    spiking, dt = opts["spiking"], opts["dt"]
     is_test = official_test_mask(recs)
     if is_test.all() or not is_test.any():
         raise ValueError(
