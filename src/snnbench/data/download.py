@@ -166,38 +166,34 @@ def _safe_target(rel: str, strip: int) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
+def _archive_files(archive: Path):
+    """``(member name, open())`` of every regular file in a zip or tar archive."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            for info in z.infolist():
+                if not info.is_dir():
+                    yield info.filename, lambda info=info: z.open(info)
+    else:
+        with tarfile.open(archive) as t:
+            for m in t:
+                if m.isfile():
+                    yield m.name, lambda m=m: t.extractfile(m)
+
+
 def _extract(archive: Path, res: Resource, into: Path) -> int:
     """Copy the members of ``archive`` matching ``res.members`` into ``into``; returns the
     count. Bad archives raise ValueError naming the file."""
     n = 0
     try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as z:
-                for info in z.infolist():
-                    if info.is_dir() or not fnmatch.fnmatch(info.filename, res.members):
-                        continue
-                    target = _safe_target(info.filename, res.strip)
-                    if target is None:
-                        continue
-                    out = into / target
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(info) as src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    n += 1
-        else:
-            with tarfile.open(archive) as t:
-                for m in t:
-                    if not m.isfile() or not fnmatch.fnmatch(m.name, res.members):
-                        continue
-                    target = _safe_target(m.name, res.strip)
-                    if target is None:
-                        continue
-                    out = into / target
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    src = t.extractfile(m)
-                    with src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    n += 1
+        for name, open_member in _archive_files(archive):
+            target = _safe_target(name, res.strip) if fnmatch.fnmatch(name, res.members) else None
+            if target is None:
+                continue
+            out = into / target
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open_member() as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            n += 1
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise ValueError(f"{archive.name} is not a readable archive ({type(err).__name__}: {err})") from None
     if n == 0:

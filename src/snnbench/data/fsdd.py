@@ -24,6 +24,7 @@ from .._files import atomic_write
 from .._validation import check_choice, check_int, check_positive
 from .audio import decode_wav, log_mel_spectrogram
 from .paths import cache_dir, default_data_root
+from ._signature import bound_options, keywords_of
 from .splits import RawData
 
 FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset"
@@ -142,23 +143,9 @@ def fsdd_features(
     return feats, recs
 
 
-def load_fsdd_raw(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    features: str = "logmel",
-    n_mels: int = 40,
-    win_ms: float = 25.0,
-    hop_ms: float = 10.0,
-    cache: bool = True,
-) -> RawData:
-    """FSDD as a time series ``[frames, n_mels]`` per recording (``features="logmel"``,
-    25 ms window, 10 ms hop, 40 bands) or ``[samples, 1]`` (``"waveform"``, 8 kHz).
-
-    Official split: recording index 0-4 test, 5-49 train. Labels are the spoken digit.
-    """
-    feats, recs = fsdd_features(
-        root, features=features, n_mels=n_mels, win_ms=win_ms, hop_ms=hop_ms, cache=cache
-    )
+def _official_split(name: str, series: list[np.ndarray], recs, what: str, extra: dict) -> RawData:
+    """A ``"timeseries"`` RawData of one array per recording with the official split
+    (recording index 0-4 test, 5-49 train); labels are the spoken digits."""
     is_test = official_test_mask(recs)
     y = np.array([r[1] for r in recs], dtype=np.int64)
     if is_test.all() or not is_test.any():
@@ -166,15 +153,27 @@ def load_fsdd_raw(
             f"FSDD folder {recs[0][0].parent} needs recordings with index 0-4 (test) and 5-49 "
             f"(train); found only {'test' if is_test.all() else 'train'} recordings"
         )
-    what = f"{n_mels} log-mel bands" if features == "logmel" else "raw 8 kHz waveform"
     return RawData(
-        name="fsdd", kind="timeseries",
-        train_x=[f for f, t in zip(feats, is_test) if not t], train_y=y[~is_test],
-        test_x=[f for f, t in zip(feats, is_test) if t], test_y=y[is_test],
+        name=name, kind="timeseries",
+        train_x=[f for f, t in zip(series, is_test) if not t], train_y=y[~is_test],
+        test_x=[f for f, t in zip(series, is_test) if t], test_y=y[is_test],
         class_names=tuple(str(i) for i in range(10)),
-        description=f"Free Spoken Digit Dataset, {what} ({int((~is_test).sum())} train / {int(is_test.sum())} test)",
-        extra={"modality": "audio", "speakers": sorted({r[2] for r in recs})},
+        description=f"{what} ({int((~is_test).sum())} train / {int(is_test.sum())} test)",
+        extra={"modality": "audio", "speakers": sorted({r[2] for r in recs}), **extra},
     )
+
+
+@keywords_of(fsdd_features)
+def load_fsdd_raw(root: str | os.PathLike[str] | None = None, **options) -> RawData:
+    """FSDD as a time series ``[frames, n_mels]`` per recording (``features="logmel"``,
+    25 ms window, 10 ms hop, 40 bands) or ``[samples, 1]`` (``"waveform"``, 8 kHz).
+
+    Official split: recording index 0-4 test, 5-49 train. Labels are the spoken digit.
+    """
+    feats, recs = fsdd_features(root, **options)
+    opts = bound_options(fsdd_features, root, **options)
+    what = f"{opts['n_mels']} log-mel bands" if opts["features"] == "logmel" else "raw 8 kHz waveform"
+    return _official_split("fsdd", feats, recs, f"Free Spoken Digit Dataset, {what}", {})
 
 
 # -- spiking FSDD: cochlea spikes ---------------------------------------------------------
@@ -243,19 +242,8 @@ def fsdd_spike_trains(
     return trains, recs
 
 
-def load_fsdd_spikes_raw(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    n_channels: int = 64,
-    dt: float = 10.0,
-    max_ms: float = 1000.0,
-    spiking: str = "lif",
-    tau_mem: float = 10.0,
-    gain: float = 1.5,
-    threshold: float = 1.0,
-    delta_threshold: float = 0.1,
-    cache: bool = True,
-) -> RawData:
+@keywords_of(fsdd_spike_trains)
+def load_fsdd_spikes_raw(root: str | os.PathLike[str] | None = None, **options) -> RawData:
     """Spiking FSDD (dataset ``"fsdd-spikes"``): cochlea spikes ``[T, channels]`` per
     recording, the SHD recipe applied to FSDD (see :func:`fsdd_spike_trains`).
 
@@ -265,26 +253,8 @@ def load_fsdd_spikes_raw(
     arrive as ``(s - mean_c) / std_c``, an affine map per channel that the first synapse
     absorbs (spike <=> value > 0; padding is 0, i.e. below every spike value).
     """
-    trains, recs = fsdd_spike_trains(
-        root, n_channels=n_channels, dt=dt, max_ms=max_ms, spiking=spiking, tau_mem=tau_mem,
-        gain=gain, threshold=threshold, delta_threshold=delta_threshold, cache=cache,
-    )
-    is_test = official_test_mask(recs)
-    if is_test.all() or not is_test.any():
-        raise ValueError(
-            f"FSDD folder {recs[0][0].parent} needs recordings with index 0-4 (test) and 5-49 "
-            f"(train); found only {'test' if is_test.all() else 'train'} recordings"
-        )
-    y = np.array([r[1] for r in recs], dtype=np.int64)
-    width = trains[0].shape[1]
-    return RawData(
-        name="fsdd-spikes", kind="timeseries",
-        train_x=[f for f, t in zip(trains, is_test) if not t], train_y=y[~is_test],
-        test_x=[f for f, t in zip(trains, is_test) if t], test_y=y[is_test],
-        class_names=tuple(str(i) for i in range(10)),
-        description=(
-            f"Spiking FSDD: {width} cochlea spike channels ({spiking}), {dt:g} ms steps "
-            f"({int((~is_test).sum())} train / {int(is_test.sum())} test)"
-        ),
-        extra={"modality": "audio", "speakers": sorted({r[2] for r in recs}), "dt_ms": float(dt), "standardise": False},
-    )
+    trains, recs = fsdd_spike_trains(root, **options)
+    opts = bound_options(fsdd_spike_trains, root, **options)
+    spiking, dt = opts["spiking"], opts["dt"]
+    what = f"Spiking FSDD: {trains[0].shape[1] if trains else 0} cochlea spike channels ({spiking}), {dt:g} ms steps"
+    return _official_split("fsdd-spikes", trains, recs, what, {"dt_ms": float(dt), "standardise": False})

@@ -246,6 +246,90 @@ def _as_sequences(name: str, x) -> list[np.ndarray]:
     return seqs
 
 
+def _split_of(x: torch.Tensor, y: np.ndarray, lengths: torch.Tensor | None = None) -> ArraySplit:
+    return ArraySplit(x, torch.from_numpy(np.ascontiguousarray(y)), lengths)
+
+
+def _finalize_timeseries(raw: RawData, ys: tuple, tr_idx, va_idx) -> tuple[list[ArraySplit], tuple[int, ...]]:
+    """Train/val/test splits of a timeseries set (per-channel z-score on the training steps,
+    zero padded to the longest sequence) and its input shape ``(max_len, channels)``."""
+    y_tr_all, y_te = ys
+    seqs_all = _as_sequences("train_x", raw.train_x)
+    seqs_te = _as_sequences("test_x", raw.test_x)
+    if len(seqs_all) != len(y_tr_all) or len(seqs_te) != len(y_te):
+        raise ValueError("timeseries x and y disagree in number of samples")
+    if not seqs_all:
+        raise ValueError("timeseries train_x is empty")
+    if seqs_te and seqs_te[0].shape[1] != seqs_all[0].shape[1]:
+        raise ValueError(
+            f"test sequences have {seqs_te[0].shape[1]} channels, train sequences {seqs_all[0].shape[1]}"
+        )
+    seqs_tr = [seqs_all[i] for i in tr_idx]
+    seqs_va = [seqs_all[i] for i in va_idx]
+    stacked = np.concatenate([np.asarray(s, dtype=np.float64) for s in seqs_tr], axis=0)
+    with np.errstate(invalid="ignore"):
+        mean = np.nan_to_num(np.nanmean(stacked, axis=0), nan=0.0)
+        std = np.nan_to_num(np.nanstd(stacked, axis=0), nan=0.0)
+    std = np.where(std > 0, std, 1.0)
+    if not raw.extra.get("standardise", True):  # spike trains: keep them binary
+        mean, std = np.zeros_like(mean), np.ones_like(std)
+    max_len = max(len(s) for s in seqs_all + seqs_te)
+    parts = []
+    for seqs, y in ((seqs_tr, y_tr_all[tr_idx]), (seqs_va, y_tr_all[va_idx]), (seqs_te, y_te)):
+        if seqs:
+            x, lengths = _standardise_sequences(seqs, mean, std, max_len)
+        else:
+            x = torch.zeros(0, max_len, mean.shape[0])
+            lengths = torch.zeros(0, dtype=torch.long)
+        parts.append(_split_of(x, y, lengths))
+    return parts, (max_len, int(mean.shape[0]))
+
+
+def _tabular_scaler(fit: np.ndarray, n_features: int):
+    """``x -> clip((impute(x) - min) / (max - min), 0, 1)`` with the median, min and max of
+    ``fit`` (missing values -> median; a constant feature -> 0)."""
+    with warnings.catch_warnings():
+        # an all-missing column is imputed with 0 on purpose
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nan_to_num(np.nanmedian(fit, axis=0), nan=0.0) if len(fit) else np.zeros(fit.shape[1])
+    fit = np.where(np.isnan(fit), med, fit)
+    lo = fit.min(axis=0) if len(fit) else np.zeros(n_features)
+    span = (fit.max(axis=0) - lo) if len(fit) else np.ones(n_features)
+    span = np.where(span > 0, span, np.inf)  # constant feature -> 0
+
+    def scale(a: np.ndarray) -> np.ndarray:
+        a = np.where(np.isnan(a), med, a)
+        return np.clip((a - lo) / span, 0.0, 1.0).astype(np.float32)
+
+    return scale
+
+
+def _finalize_arrays(raw: RawData, ys: tuple, tr_idx, va_idx) -> tuple[list[ArraySplit], tuple[int, ...]]:
+    """Train/val/test splits of an image or tabular set and its input shape."""
+    y_tr_all, y_te = ys
+    x_all = np.asarray(raw.train_x, dtype=np.float64 if raw.kind == "tabular" else np.float32)
+    x_te = np.asarray(raw.test_x, dtype=x_all.dtype)
+    if len(x_all) != len(y_tr_all) or len(x_te) != len(y_te):
+        raise ValueError("x and y disagree in number of samples")
+    if raw.kind == "image":
+        if x_all.ndim != 4 or x_te.shape[1:] != x_all.shape[1:]:
+            raise ValueError(f"image x must be [N, C, H, W], got {x_all.shape} and {x_te.shape}")
+        for nm, arr in (("train_x", x_all), ("test_x", x_te)):
+            if arr.size and (arr.min() < 0 or arr.max() > 1 or not np.isfinite(arr).all()):
+                raise ValueError(f"image {nm} must be finite and in [0, 1]")
+        xs = [x_all[tr_idx], x_all[va_idx], x_te]
+    else:
+        if x_all.ndim != 2 or x_te.ndim != 2 or x_te.shape[1] != x_all.shape[1]:
+            raise ValueError(f"tabular x must be [N, F], got {x_all.shape} and {x_te.shape}")
+        scale = _tabular_scaler(x_all[tr_idx], x_all.shape[1])
+        xs = [scale(x_all[tr_idx]), scale(x_all[va_idx]), scale(x_te)]
+    parts = [
+        _split_of(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), y)
+        for x, y in zip(xs, (y_tr_all[tr_idx], y_tr_all[va_idx], y_te))
+    ]
+    return parts, tuple(int(s) for s in x_all.shape[1:])
+
+
 def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> DatasetSplits:
     """Carve validation from train, fit the scaling on the rest of train, apply to all.
 
@@ -263,74 +347,8 @@ def finalize(raw: RawData, *, val_fraction: float = 0.1, seed: int = 0) -> Datas
     check_class_counts(y_tr_all, raw.class_names, require_all=False)
     tr_idx, va_idx = carve_validation(y_tr_all, val_fraction, seed, raw.class_names)
 
-    def split_of(x: torch.Tensor, y: np.ndarray, lengths: torch.Tensor | None = None) -> ArraySplit:
-        return ArraySplit(x, torch.from_numpy(np.ascontiguousarray(y)), lengths)
-
-    if raw.kind == "timeseries":
-        seqs_all = _as_sequences("train_x", raw.train_x)
-        seqs_te = _as_sequences("test_x", raw.test_x)
-        if len(seqs_all) != len(y_tr_all) or len(seqs_te) != len(y_te):
-            raise ValueError("timeseries x and y disagree in number of samples")
-        if not seqs_all:
-            raise ValueError("timeseries train_x is empty")
-        if seqs_te and seqs_te[0].shape[1] != seqs_all[0].shape[1]:
-            raise ValueError(
-                f"test sequences have {seqs_te[0].shape[1]} channels, train sequences {seqs_all[0].shape[1]}"
-            )
-        seqs_tr = [seqs_all[i] for i in tr_idx]
-        seqs_va = [seqs_all[i] for i in va_idx]
-        stacked = np.concatenate([np.asarray(s, dtype=np.float64) for s in seqs_tr], axis=0)
-        with np.errstate(invalid="ignore"):
-            mean = np.nan_to_num(np.nanmean(stacked, axis=0), nan=0.0)
-            std = np.nan_to_num(np.nanstd(stacked, axis=0), nan=0.0)
-        std = np.where(std > 0, std, 1.0)
-        if not raw.extra.get("standardise", True):  # spike trains: keep them binary
-            mean, std = np.zeros_like(mean), np.ones_like(std)
-        max_len = max(len(s) for s in seqs_all + seqs_te)
-        parts = []
-        for seqs, y in ((seqs_tr, y_tr_all[tr_idx]), (seqs_va, y_tr_all[va_idx]), (seqs_te, y_te)):
-            if seqs:
-                x, lengths = _standardise_sequences(seqs, mean, std, max_len)
-            else:
-                x = torch.zeros(0, max_len, mean.shape[0])
-                lengths = torch.zeros(0, dtype=torch.long)
-            parts.append(split_of(x, y, lengths))
-        input_shape: tuple[int, ...] = (max_len, int(mean.shape[0]))
-    else:
-        x_all = np.asarray(raw.train_x, dtype=np.float64 if raw.kind == "tabular" else np.float32)
-        x_te = np.asarray(raw.test_x, dtype=x_all.dtype)
-        if len(x_all) != len(y_tr_all) or len(x_te) != len(y_te):
-            raise ValueError("x and y disagree in number of samples")
-        if raw.kind == "image":
-            if x_all.ndim != 4 or x_te.shape[1:] != x_all.shape[1:]:
-                raise ValueError(f"image x must be [N, C, H, W], got {x_all.shape} and {x_te.shape}")
-            for nm, arr in (("train_x", x_all), ("test_x", x_te)):
-                if arr.size and (arr.min() < 0 or arr.max() > 1 or not np.isfinite(arr).all()):
-                    raise ValueError(f"image {nm} must be finite and in [0, 1]")
-            xs = [x_all[tr_idx], x_all[va_idx], x_te]
-        else:
-            if x_all.ndim != 2 or x_te.ndim != 2 or x_te.shape[1] != x_all.shape[1]:
-                raise ValueError(f"tabular x must be [N, F], got {x_all.shape} and {x_te.shape}")
-            fit = x_all[tr_idx]
-            with warnings.catch_warnings():
-                # an all-missing column is imputed with 0 on purpose
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nan_to_num(np.nanmedian(fit, axis=0), nan=0.0) if len(fit) else np.zeros(fit.shape[1])
-            fit = np.where(np.isnan(fit), med, fit)
-            lo = fit.min(axis=0) if len(fit) else np.zeros(x_all.shape[1])
-            span = (fit.max(axis=0) - lo) if len(fit) else np.ones(x_all.shape[1])
-            span = np.where(span > 0, span, np.inf)  # constant feature -> 0
-
-            def scale(a: np.ndarray) -> np.ndarray:
-                a = np.where(np.isnan(a), med, a)
-                return np.clip((a - lo) / span, 0.0, 1.0).astype(np.float32)
-
-            xs = [scale(x_all[tr_idx]), scale(x_all[va_idx]), scale(x_te)]
-        parts = [
-            split_of(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), y)
-            for x, y in zip(xs, (y_tr_all[tr_idx], y_tr_all[va_idx], y_te))
-        ]
-        input_shape = tuple(int(s) for s in x_all.shape[1:])
+    build = _finalize_timeseries if raw.kind == "timeseries" else _finalize_arrays
+    parts, input_shape = build(raw, (y_tr_all, y_te), tr_idx, va_idx)
 
     info = DatasetInfo(
         name=raw.name,

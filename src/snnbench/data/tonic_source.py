@@ -17,6 +17,7 @@ error naming where the files go. Full N-MNIST at 10 ms frames is large (60,000 x
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable
@@ -178,20 +179,4 @@ def load_tonic_raw(
 
 def bind_tonic(name: str) -> Callable[..., RawData]:
     """The registry loader for ``tonic:<name>`` (the class is checked on first load)."""
-
-    def loader(
-        root: str | os.PathLike[str] | None = None,
-        *,
-        dt_ms: float = 10.0,
-        n_time_bins: int | None = None,
-        duration_ms: float | None = None,
-        spatial_factor: float = 1.0,
-        max_samples: int | None = None,
-        download: bool = False,
-    ) -> RawData:
-        return load_tonic_raw(
-            name, root, dt_ms=dt_ms, n_time_bins=n_time_bins, duration_ms=duration_ms,
-            spatial_factor=spatial_factor, max_samples=max_samples, download=download,
-        )
-
-    return loader
+    return functools.partial(load_tonic_raw, name)  # its signature: load_tonic_raw's less the name

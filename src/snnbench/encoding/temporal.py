@@ -24,6 +24,7 @@ import math
 import torch
 
 from .._validation import check_choice, check_int, check_positive, check_range
+from ..data._signature import keywords_of
 from ._common import Encoder, as_float, steps_to_onehot
 
 LATENCY_METHODS = ("linear", "log")
@@ -96,26 +97,13 @@ def latency_spike_times(
     return torch.where(fires, steps, never).to(torch.int64)
 
 
-def latency_encode(
-    x: torch.Tensor,
-    num_steps: int,
-    *,
-    method: str = "linear",
-    threshold: float = 0.01,
-    tau: float = 5.0,
-    dt: float = 1.0,
-    normalize: bool = False,
-    clip: bool = True,
-    epsilon: float = 1e-3,
-) -> torch.Tensor:
+@keywords_of(latency_spike_times)
+def latency_encode(x: torch.Tensor, num_steps: int, **options) -> torch.Tensor:
     """Latency code: ``x`` ``[B, ...]`` in [0, 1] -> ``[T, B, ...]``, one spike per input at most.
 
     Brighter inputs spike earlier; arguments as in :func:`latency_spike_times`.
     """
-    steps = latency_spike_times(
-        x, num_steps, method=method, threshold=threshold, tau=tau, dt=dt,
-        normalize=normalize, clip=clip, epsilon=epsilon,
-    )
+    steps = latency_spike_times(x, num_steps, **options)
     dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
     return steps_to_onehot(steps, num_steps, dtype)
 

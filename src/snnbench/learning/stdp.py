@@ -185,6 +185,17 @@ def _as_batch(name: str, x: torch.Tensor, ndim: int) -> torch.Tensor:
     return x.unsqueeze(0) if x.ndim == ndim - 1 else x
 
 
+def _batched_step_inputs(weight, ndim, pre_spikes, post_spikes, pre_trace, post_trace, post_gate):
+    """Check ``weight`` has ``ndim`` dims and give spikes, traces and gate a batch dim:
+    ``(s_pre, s_post, x_pre, x_post, gate or None)``."""
+    check_tensor("weight", weight, ndim=ndim)
+    named = (("pre_spikes", pre_spikes), ("post_spikes", post_spikes),
+             ("pre_trace", pre_trace), ("post_trace", post_trace))
+    out = [_as_batch(name, x, ndim) for name, x in named]
+    gate = None if post_gate is None else _as_batch("post_gate", post_gate, ndim)
+    return (*out, gate)
+
+
 def stdp_delta(
     weight: torch.Tensor,
     pre_spikes: torch.Tensor,
@@ -200,11 +211,8 @@ def stdp_delta(
     traces must already include this step's spikes (see :func:`trace_step`). ``post_gate``
     (shaped like the post spikes) scales each post spike's potentiation (triplet rules).
     """
-    check_tensor("weight", weight, ndim=2)
-    s_pre = _as_batch("pre_spikes", pre_spikes, 2)
-    s_post = _as_batch("post_spikes", post_spikes, 2)
-    x_pre = _as_batch("pre_trace", pre_trace, 2)
-    x_post = _as_batch("post_trace", post_trace, 2)
+    s_pre, s_post, x_pre, x_post, gate = _batched_step_inputs(
+        weight, 2, pre_spikes, post_spikes, pre_trace, post_trace, post_gate)
     n_out, n_in = weight.shape
     if s_pre.shape[-1] != n_in or x_pre.shape[-1] != n_in:
         raise ValueError(
@@ -217,8 +225,8 @@ def stdp_delta(
             f"{tuple(weight.shape)}), got {tuple(s_post.shape)} and {tuple(x_post.shape)}"
         )
     dt_ = weight.dtype
-    if post_gate is not None:
-        s_post = s_post * _as_batch("post_gate", post_gate, 2)
+    if gate is not None:
+        s_post = s_post * gate
     pot = p.nu_post * (s_post.to(dt_).T @ x_pre.to(dt_))
     dep = p.nu_pre * (x_post.to(dt_).T @ s_pre.to(dt_))
     return _combine(pot, dep, weight, p)
@@ -243,14 +251,11 @@ def stdp_delta_conv(
     position is a post neuron; patches come from ``F.unfold`` with the conv's geometry, so
     the linear rule applies unchanged and the shared kernel sums over positions.
     """
-    check_tensor("weight", weight, ndim=4)
+    s_pre, s_post, x_pre, x_post, gate = _batched_step_inputs(
+        weight, 4, pre_spikes, post_spikes, pre_trace, post_trace, post_gate)
     c_out, c_in, kh, kw = weight.shape
-    s_pre = _as_batch("pre_spikes", pre_spikes, 4)
-    x_pre = _as_batch("pre_trace", pre_trace, 4)
-    s_post = _as_batch("post_spikes", post_spikes, 4)
-    x_post = _as_batch("post_trace", post_trace, 4)
-    if post_gate is not None:
-        s_post = s_post * _as_batch("post_gate", post_gate, 4)
+    if gate is not None:
+        s_post = s_post * gate
     if s_pre.shape[1] != c_in or s_post.shape[1] != c_out:
         raise ValueError(
             f"pre_spikes must have {c_in} channels and post_spikes {c_out} (weight "

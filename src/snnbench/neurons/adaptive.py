@@ -34,17 +34,14 @@ from typing import NamedTuple
 import torch
 
 from .._validation import check_positive, check_range, check_tensor
-from . import kernels
 from ._checks import (
     TensorLike,
-    as_tensor,
-    check_broadcast,
     check_membrane_params,
     check_seq,
     check_state_shape,
     decay_from_tau,
 )
-from ._scan import scan
+from ._scan import run_fused, scan
 from .lif import _core_step, beta_from_tau
 from .surrogate import ATan, Surrogate
 
@@ -181,10 +178,7 @@ def alif(
 
 
 def _alif_fused(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str):
-    beta, rho = as_tensor(p.beta, x_seq), as_tensor(p.theta_decay, x_seq)
-    check_broadcast("beta", beta, x_seq.shape[1:])
-    c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
-                       bool(p.detach_reset), p.surrogate, (float(p.theta_plus),))
-    be = kernels.resolve(x_seq, backend, "alif")
-    s, v, theta = kernels.run("alif", be, x_seq, (st.v, st.theta), (beta, rho), c)
+    s, v, theta = run_fused("alif", x_seq, (st.v, st.theta),
+                            {"beta": p.beta, "theta_decay": p.theta_decay}, p, backend,
+                            (float(p.theta_plus),))
     return s, ALIFState(v, theta, st.refractory)

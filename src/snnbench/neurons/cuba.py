@@ -29,18 +29,15 @@ from typing import NamedTuple
 import torch
 
 from .._validation import check_tensor
-from . import kernels
 from ._checks import (
     TensorLike,
-    as_tensor,
-    check_broadcast,
     check_membrane_params,
     check_seq,
     check_state_shape,
     check_unit_interval,
     decay_from_tau,
 )
-from ._scan import scan
+from ._scan import run_fused, scan
 from .surrogate import ATan, Surrogate
 
 __all__ = ["CubaLIFParams", "CubaLIFState", "check_cuba_params", "cuba_lif", "cuba_lif_step",
@@ -146,12 +143,7 @@ def cuba_lif(
     p = CubaLIFParams(alpha=0.8, beta=0.9) if p is None else check_cuba_params(p)
     st = _prepare_state(state, x_seq.detach()[0])
     if fused and not return_membrane:
-        alpha, beta = as_tensor(p.alpha, x_seq), as_tensor(p.beta, x_seq)
-        check_broadcast("alpha", alpha, x_seq.shape[1:])
-        check_broadcast("beta", beta, x_seq.shape[1:])
-        c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
-                           bool(p.detach_reset), p.surrogate)
-        be = kernels.resolve(x_seq, backend, "cuba")
-        s, i, v = kernels.run("cuba", be, x_seq, (st.i, st.v), (alpha, beta), c)
+        s, i, v = run_fused("cuba", x_seq, (st.i, st.v), {"alpha": p.alpha, "beta": p.beta}, p,
+                            backend)
         return s, CubaLIFState(i, v)
     return scan(lambda x, state: _cuba_core(x, state, p), x_seq.unbind(0), st, return_membrane)

@@ -35,18 +35,15 @@ from typing import NamedTuple
 import torch
 
 from .._validation import check_choice, check_positive, check_tensor
-from . import kernels
 from ._checks import (
     RESETS,
     TensorLike,
-    as_tensor,
-    check_broadcast,
     check_membrane_params,
     check_seq,
     check_state_shape,
     decay_from_tau,
 )
-from ._scan import scan
+from ._scan import run_fused, scan
 from .surrogate import ATan, Surrogate, get_surrogate
 
 __all__ = ["LIFParams", "LIFState", "RESETS", "beta_from_tau", "check_lif_params", "if_neuron",
@@ -219,12 +216,7 @@ def lif(
     p = LIFParams(beta=0.9) if p is None else check_lif_params(p)
     if fused and p.refractory_steps == 0 and not return_membrane and not isinstance(p.threshold, torch.Tensor):
         start = _prepare_state(state, x_seq.detach()[0])
-        beta = as_tensor(p.beta, x_seq)
-        check_broadcast("beta", beta, x_seq.shape[1:])
-        c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
-                           bool(p.detach_reset), p.surrogate)
-        be = kernels.resolve(x_seq, backend, "lif")
-        spikes, v = kernels.run("lif", be, x_seq, (start.v,), (beta,), c)
+        spikes, v = run_fused("lif", x_seq, (start.v,), {"beta": p.beta}, p, backend)
         return spikes, LIFState(v, start.refractory)
     xs = x_seq.unbind(0)
     beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)

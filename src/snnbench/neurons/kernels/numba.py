@@ -384,31 +384,47 @@ class LIF(FlatKernel):
                     _a(gx, T), _acc(gparams[0], npt), numba.get_num_threads())
 
 
-class ALIF(FlatKernel):
+class TwoStateKernel(FlatKernel):
+    """The marshalling of a kind with two states, two decays and two saved buffers (the
+    adaptive LIF: ``v, a`` / ``beta, rho`` / ``h, a_{t-1}``; the current-based LIF: ``i, v``
+    / ``alpha, beta`` / ``h, i``) onto its numba forward and backward kernels, which take
+    ``consts(c, npt)`` (the kind's scalar constants) after the decays; ``shift(h, b, c)`` is
+    the surrogate's argument ``h - threshold`` from the saved ``h, b``."""
+
+    def __init__(self, fwd_kernel, bwd_kernel, consts, shift) -> None:
+        self.fwd_kernel, self.bwd_kernel = fwd_kernel, bwd_kernel
+        self.consts, self.shift = consts, shift
+
     def fwd(self, x, states, params, c, save, s):
         T, npt = x.shape[0], x.numpy().dtype.type
-        # without a gradient to come, h and a_{t-1} go to one scratch row per step
+        # without a gradient to come, both saved buffers are one scratch row per step
         rows = T if save else 1
         h = torch.empty((rows, *x.shape[1:]), dtype=x.dtype)
-        at = torch.empty_like(h)
-        _nb_alif_fwd(_a(x, T), _a(states[0]), _a(states[1]), _a(params[0]), _a(params[1]),
-                     npt(c.thr), npt(c.extra[0]), npt(c.vr), npt(0), npt(1), c.mode, bool(save),
-                     _a(s, T), _a(h, rows), _a(at, rows), numba.get_num_threads())
-        return h, at
+        b = torch.empty_like(h)
+        self.fwd_kernel(_a(x, T), _a(states[0]), _a(states[1]), _a(params[0]), _a(params[1]),
+                        *self.consts(c, npt), npt(0), npt(1), c.mode, bool(save), _a(s, T),
+                        _a(h, rows), _a(b, rows), numba.get_num_threads())
+        return h, b
 
     def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
-        h, at = saved
+        h, b = saved
         T, npt = h.shape[0], h.numpy().dtype.type
         kind, sa, c0, c1 = sg_consts(c.surrogate)
-        gb, gr = gparams
-        _nb_alif_bwd(_a(h, T), _a(at, T), _a(gs, T), _a(g[0]), _a(g[1]), _a(states0[0]),
-                     _a(states0[1]), _a(params[0]), _a(params[1]), npt(c.thr), npt(c.extra[0]),
-                     npt(c.vr), npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0),
-                     npt(c1), _dpre(c, h - (at + c.thr), kind, npt), gb is not None,
-                     gr is not None, _a(gx, T), _acc(gb, npt), _acc(gr, npt),
-                     numba.get_num_threads())
+        g0, g1 = gparams
+        self.bwd_kernel(_a(h, T), _a(b, T), _a(gs, T), _a(g[0]), _a(g[1]), _a(states0[0]),
+                        _a(states0[1]), _a(params[0]), _a(params[1]), *self.consts(c, npt),
+                        npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0),
+                        npt(c1), _dpre(c, self.shift(h, b, c), kind, npt), g0 is not None,
+                        g1 is not None, _a(gx, T), _acc(g0, npt), _acc(g1, npt),
+                        numba.get_num_threads())
+
+
+# the adaptive threshold: constants (thr, theta_plus, v_reset), surrogate at h - (thr + a_{t-1})
+ALIF = TwoStateKernel(_nb_alif_fwd, _nb_alif_bwd,
+                      lambda c, npt: (npt(c.thr), npt(c.extra[0]), npt(c.vr)),
+                      lambda h, at, c: h - (at + c.thr))
 
 
 register("lif", "numba", LIF())
-register("alif", "numba", ALIF())
+register("alif", "numba", ALIF)
 

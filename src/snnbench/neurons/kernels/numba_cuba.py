@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import torch
 
-from ._contract import register, sg_consts
-from ._flat import FlatKernel
-from .numba import _a, _acc, _dpre, _jit, _sg_row
+from ._contract import register
+from .numba import TwoStateKernel, _jit, _sg_row
 
 
 @numba.njit(parallel=True, **_jit)
@@ -95,27 +93,8 @@ def _nb_cuba_bwd(h, cur, gs, gq, gv, i0, v0, alpha, beta, thr, vr, zero, one, mo
                 gqb[j] = ab[j] * q
 
 
-class CUBA(FlatKernel):
-    def fwd(self, x, states, params, c, save, s):
-        T, npt = x.shape[0], x.numpy().dtype.type
-        rows = T if save else 1
-        h = torch.empty((rows, *x.shape[1:]), dtype=x.dtype)
-        cur = torch.empty_like(h)
-        _nb_cuba_fwd(_a(x, T), _a(states[0]), _a(states[1]), _a(params[0]), _a(params[1]),
-                     npt(c.thr), npt(c.vr), npt(0), npt(1), c.mode, bool(save), _a(s, T),
-                     _a(h, rows), _a(cur, rows), numba.get_num_threads())
-        return h, cur
-
-    def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
-        h, cur = saved
-        T, npt = h.shape[0], h.numpy().dtype.type
-        kind, sa, c0, c1 = sg_consts(c.surrogate)
-        ga, gb = gparams
-        _nb_cuba_bwd(_a(h, T), _a(cur, T), _a(gs, T), _a(g[0]), _a(g[1]), _a(states0[0]),
-                     _a(states0[1]), _a(params[0]), _a(params[1]), npt(c.thr), npt(c.vr),
-                     npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0), npt(c1),
-                     _dpre(c, h - c.thr, kind, npt), ga is not None, gb is not None, _a(gx, T),
-                     _acc(ga, npt), _acc(gb, npt), numba.get_num_threads())
+CUBA = TwoStateKernel(_nb_cuba_fwd, _nb_cuba_bwd, lambda c, npt: (npt(c.thr), npt(c.vr)),
+                      lambda h, cur, c: h - c.thr)
 
 
-register("cuba", "numba", CUBA())
+register("cuba", "numba", CUBA)
