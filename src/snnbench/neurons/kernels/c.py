@@ -43,8 +43,9 @@ def _fn(name: str, t):
 
 
 def _dpre(c, u):
-    """The custom surrogate's derivative at u (sg kind < 0), else NULL."""
-    return c.surrogate.derivative(u).contiguous() if sg_consts(c.surrogate)[0] < 0 else None
+    """The custom surrogate's derivative at ``u()`` (sg kind < 0), else NULL. ``u`` is a
+    thunk: the argument is a whole [T, N] tensor, only worth building when it is read."""
+    return c.surrogate.derivative(u()).contiguous() if sg_consts(c.surrogate)[0] < 0 else None
 
 
 class LIF(FlatKernel):
@@ -62,7 +63,7 @@ class LIF(FlatKernel):
         T, N = h.shape[0], g[0].numel()
         kind, alpha, c0, c1 = sg_consts(c.surrogate)
         gb = gparams[0]
-        dpre = _dpre(c, h - c.thr)  # held in a name: ctypes gets only its address
+        dpre = _dpre(c, lambda: h - c.thr)  # held in a name: ctypes gets only its address
         _fn("snn_lif_bwd", h)(h.data_ptr(), gs.data_ptr(), g[0].data_ptr(), states0[0].data_ptr(),
                               params[0].data_ptr(), c.thr, c.vr, c.mode, int(c.detach), kind,
                               alpha, c0, c1, data_ptr(dpre), int(gb is not None),
@@ -87,7 +88,7 @@ class ALIF(FlatKernel):
         T, N = h.shape[0], g[0].numel()
         kind, alpha, c0, c1 = sg_consts(c.surrogate)
         gb, gr = gparams
-        dpre = _dpre(c, h - (at + c.thr))
+        dpre = _dpre(c, lambda: h - (at + c.thr))
         _fn("snn_alif_bwd", h)(h.data_ptr(), at.data_ptr(), gs.data_ptr(), g[0].data_ptr(),
                                g[1].data_ptr(), states0[0].data_ptr(), params[0].data_ptr(),
                                params[1].data_ptr(), c.thr, c.extra[0], c.vr, c.mode,

@@ -353,10 +353,12 @@ def _a(t: torch.Tensor, rows: int | None = None) -> np.ndarray:
     return t.numpy() if rows is None else t.view(rows, -1).numpy()
 
 
-def _dpre(c, u: torch.Tensor, kind: int, npt) -> np.ndarray:
-    """The custom surrogate's derivative at u (kind < 0), or a placeholder never read."""
+def _dpre(c, u, kind: int, npt) -> np.ndarray:
+    """The custom surrogate's derivative at ``u()`` (kind < 0), or a placeholder never read.
+    ``u`` is a thunk: the argument is a whole [T, N] tensor, only worth building when read."""
     if kind < 0:
-        return c.surrogate.derivative(u).contiguous().view(u.shape[0], -1).numpy()
+        arg = u()
+        return c.surrogate.derivative(arg).contiguous().view(arg.shape[0], -1).numpy()
     return np.zeros((1, 1), dtype=npt)
 
 
@@ -380,7 +382,7 @@ class LIF(FlatKernel):
         kind, sa, c0, c1 = sg_consts(c.surrogate)
         _nb_lif_bwd(_a(h, T), _a(gs, T), _a(g[0]), _a(states0[0]), _a(params[0]), npt(c.thr),
                     npt(c.vr), npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0),
-                    npt(c1), _dpre(c, h - c.thr, kind, npt), gparams[0] is not None,
+                    npt(c1), _dpre(c, lambda: h - c.thr, kind, npt), gparams[0] is not None,
                     _a(gx, T), _acc(gparams[0], npt), numba.get_num_threads())
 
 
@@ -414,7 +416,7 @@ class TwoStateKernel(FlatKernel):
         self.bwd_kernel(_a(h, T), _a(b, T), _a(gs, T), _a(g[0]), _a(g[1]), _a(states0[0]),
                         _a(states0[1]), _a(params[0]), _a(params[1]), *self.consts(c, npt),
                         npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0),
-                        npt(c1), _dpre(c, self.shift(h, b, c), kind, npt), g0 is not None,
+                        npt(c1), _dpre(c, lambda: self.shift(h, b, c), kind, npt), g0 is not None,
                         g1 is not None, _a(gx, T), _acc(g0, npt), _acc(g1, npt),
                         numba.get_num_threads())
 
