@@ -224,3 +224,23 @@ def test_tiny_report_has_floors_and_a_verdict(tiny_run: Path, tiny_report: Path)
     assert 0.09 < final["extra"]["majority_accuracy"] < 0.12  # digits is nearly balanced
     md = tiny_report.with_suffix(".md").read_text()
     assert "## Verdicts" in md and "snn vs mlp:" in md
+
+
+def test_energy_sentence_follows_the_verdict():
+    # a 0.8-point gap the verdict calls noise is not reported as "higher accuracy"
+    from snnbench.metrics.verdict import NO_DIFFERENCE, SNN_BETTER, Verdict
+    from snnbench.report.html import comparison_lines
+
+    info = RunInfo(Path("."), "r", "surrogate", {}, runs=[_seed_run("snn", "snn_ff", 0.973, 900.0),
+                                                          _seed_run("mlp", "mlp", 0.965, 32400.0)])
+    rows = summary_rows(info)
+    task = rows[0]["task"]
+
+    def verdict(word: str) -> Verdict:
+        return Verdict("snn", "mlp", 3, 0.8, -0.4, 2.0, 1.5, 0.12, word, experiment=task)
+
+    tie = comparison_lines(rows, {(task, "snn", "mlp"): verdict(NO_DIFFERENCE)})[0]
+    assert "within the noise (no difference at 95 %)" in tie and "higher accuracy" not in tie
+    better = comparison_lines(rows, {(task, "snn", "mlp"): verdict(SNN_BETTER)})[0]
+    assert "0.8 points higher accuracy (SNN better)" in better
+    assert "no verdict" in comparison_lines(rows)[0]

@@ -140,6 +140,7 @@ class Verdict:
     t: float | None
     p: float | None
     verdict: str
+    experiment: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,7 +199,7 @@ def task_verdicts(finals: Sequence[dict[str, Any]], *, alpha: float = 0.05, n_bo
     for f in finals:
         groups.setdefault(str(f["experiment"]), {}).setdefault(str(f["model"]), {})[int(f["seed"])] = f
     out: list[Verdict] = []
-    for models in groups.values():
+    for experiment, models in groups.items():
         snns = [m for m, s in models.items() if str(next(iter(s.values()))["model_type"]).startswith("snn")]
         anns = [m for m in models if m not in snns]
         for s_name in snns:
@@ -211,7 +212,9 @@ def task_verdicts(finals: Sequence[dict[str, Any]], *, alpha: float = 0.05, n_bo
                     b = np.stack([correctness_from_final(models[b_name][k]) for k in seeds])
                 except ValueError:
                     continue
-                out.append(compare(s_name, b_name, a, b, alpha=alpha, n_boot=n_boot))
+                v = compare(s_name, b_name, a, b, alpha=alpha, n_boot=n_boot)
+                v.experiment = experiment
+                out.append(v)
     return out
 
 

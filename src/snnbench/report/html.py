@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..metrics.energy import EnergyModel, check_energy_model
+from ..metrics.verdict import NO_DIFFERENCE
 from . import plots
 from .collect import RunInfo, SeedRun, collect_run, energy_comparison, summary_rows, verdicts
 
@@ -113,13 +114,21 @@ def results_table_md(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def comparison_lines(rows: list[dict[str, Any]]) -> list[str]:
+def comparison_lines(rows: list[dict[str, Any]], verdict_of: dict[tuple[str, str, str], Any] | None = None) -> list[str]:
+    """One sentence per task: the most accurate SNN against the most accurate ANN in energy
+    and accuracy. ``verdict_of`` maps (task, SNN, baseline) to their verdict: an accuracy
+    gap the verdict finds within the noise is not stated as higher or lower."""
     out = []
     for c in energy_comparison(rows):
         s, a = c["snn"], c["ann"]
         rel = f"{c['ratio']:.1f}x less" if c["ratio"] >= 1 else f"{1 / c['ratio']:.1f}x more"
         gap = s["accuracy_mean"] - a["accuracy_mean"]
-        acc = f"{abs(gap):.1f} points {'higher' if gap >= 0 else 'lower'} accuracy"
+        v = (verdict_of or {}).get((c["task"], s["model"], a["model"]))
+        if v is not None and v.verdict == NO_DIFFERENCE:
+            acc = f"an accuracy difference of {gap:+.1f} points within the noise ({v.verdict})"
+        else:
+            acc = f"{abs(gap):.1f} points {'higher' if gap >= 0 else 'lower'} accuracy"
+            acc += f" ({v.verdict})" if v is not None else " (no verdict: one seed or no per-sample predictions)"
         out.append(
             f"{c['task']}: SNN {s['model']} {s['accuracy_mean']:.1f}% at {s['energy_pj'] / 1e3:,.2f} nJ/sample "
             f"({s['effective_acs'] or 0:,.0f} ACs + {s['effective_macs'] or 0:,.0f} MACs) vs ANN {a['model']} "
@@ -257,12 +266,13 @@ def _results_section(rows: list[dict[str, Any]], infos: list[RunInfo], energy: E
     body.append(f"<p class='note'>{html.escape(note)} SynOps, MACs and ACs are per test sample; "
                 "padding steps of variable-length series are not counted.</p>")
     md += ["## Results", "", results_table_md(rows), "", note, ""]
-    comp = comparison_lines(rows)
+    judged = [(info, v) for info in infos for v in verdicts(info)]
+    comp = comparison_lines(rows, {(v.experiment, v.snn, v.baseline): v for _, v in judged})
     if comp:
         body.append("<h3>SNN vs ANN energy (most accurate of each kind per task)</h3><ul>"
                     + "".join(f"<li>{html.escape(c)}</li>" for c in comp) + "</ul>")
         md += ["## SNN vs ANN energy", ""] + [f"- {c}" for c in comp] + [""]
-    vlines = [f"{info.name} / {v.snn} vs {v.baseline}: {v.text()}" for info in infos for v in verdicts(info)]
+    vlines = [f"{info.name} / {v.snn} vs {v.baseline}: {v.text()}" for info, v in judged]
     if vlines:
         body.append("<h3>Verdicts (paired t-test over seeds and bootstrap 95 % interval over test samples; "
                     "both must agree)</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in vlines) + "</ul>")
