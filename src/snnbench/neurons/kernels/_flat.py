@@ -11,6 +11,8 @@ accumulators, ``None`` where no gradient is wanted).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 
 __all__ = ["FlatKernel", "flat", "reduce_to"]
@@ -32,14 +34,18 @@ def reduce_to(g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return g.sum_to_size(like.shape) if like.dim() else g.sum()
 
 
-class FlatKernel:
-    """A :class:`snnbench.neurons.kernels.Kernel` over flat buffers (see the module doc)."""
+class FlatKernel(ABC):
+    """A :class:`snnbench.neurons.kernels.Kernel` over flat buffers (see the module doc); a
+    backend implements :meth:`fwd` and :meth:`bwd`."""
 
-    def fwd(self, x, states, params, c, save, s):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def fwd(self, x, states, params, c, save, s):
+        """Run the sequence over flat buffers; return the tensors backward needs."""
 
-    def bwd(self, saved, gs, g, states0, params, c, gparams, gx):  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
+        """Reverse recurrence: fill ``gx``, turn ``g`` into initial-state gradients and
+        accumulate ``gparams``."""
 
     def forward(self, x, states0, params, c, save):
         nshape, dtype = x.shape[1:], x.dtype
