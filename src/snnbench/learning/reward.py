@@ -123,6 +123,20 @@ def _weight_reward(r: torch.Tensor, weight: torch.Tensor, b: int) -> torch.Tenso
     return r.reshape(b, r.shape[1], *([1] * (weight.ndim - 1)))
 
 
+def _bound(name: str) -> property:
+    """The weight bound ``name`` of a reward rule: its STDP parameters' (NamedTuples take
+    no base class with methods, so the three rules share these as class attributes)."""
+    return property(lambda self: getattr(self.stdp, name), doc=f"{name} of the rule's STDP parameters")
+
+
+_stdp_wmin, _stdp_wmax = _bound("wmin"), _bound("wmax")
+
+
+def _init_reward_state(self, pre: torch.Tensor, post: torch.Tensor, dtype: torch.dtype) -> RewardState:
+    """Zero pre and post traces, step 0."""
+    return RewardState(torch.zeros_like(pre, dtype=dtype), torch.zeros_like(post, dtype=dtype), 0)
+
+
 class MSTDP(NamedTuple):
     """Reward-modulated pair STDP without eligibility trace (Florian 2007, MSTDP)."""
 
@@ -130,16 +144,9 @@ class MSTDP(NamedTuple):
     reward: Any = 0.0
     per_step: bool = False
 
-    @property
-    def wmin(self) -> float:
-        return self.stdp.wmin
-
-    @property
-    def wmax(self) -> float:
-        return self.stdp.wmax
-
-    def init_state(self, pre: torch.Tensor, post: torch.Tensor, dtype: torch.dtype) -> RewardState:
-        return RewardState(torch.zeros_like(pre, dtype=dtype), torch.zeros_like(post, dtype=dtype), 0)
+    wmin = _stdp_wmin
+    wmax = _stdp_wmax
+    init_state = _init_reward_state
 
     def check(self) -> MSTDP:
         _check_stdp(self.stdp)
@@ -168,16 +175,9 @@ class MSTDPET(NamedTuple):
     per_step: bool = False
     tau_e: float = 25.0
 
-    @property
-    def wmin(self) -> float:
-        return self.stdp.wmin
-
-    @property
-    def wmax(self) -> float:
-        return self.stdp.wmax
-
-    def init_state(self, pre: torch.Tensor, post: torch.Tensor, dtype: torch.dtype) -> RewardState:
-        return RewardState(torch.zeros_like(pre, dtype=dtype), torch.zeros_like(post, dtype=dtype), 0)
+    wmin = _stdp_wmin
+    wmax = _stdp_wmax
+    init_state = _init_reward_state
 
     def check(self) -> MSTDPET:
         _check_stdp(self.stdp)
@@ -210,16 +210,9 @@ class RSTDP(NamedTuple):
     a_p_plus: float = 5e-4
     a_p_minus: float = 4e-3
 
-    @property
-    def wmin(self) -> float:
-        return self.stdp.wmin
-
-    @property
-    def wmax(self) -> float:
-        return self.stdp.wmax
-
-    def init_state(self, pre: torch.Tensor, post: torch.Tensor, dtype: torch.dtype) -> RewardState:
-        return RewardState(torch.zeros_like(pre, dtype=dtype), torch.zeros_like(post, dtype=dtype), 0)
+    wmin = _stdp_wmin
+    wmax = _stdp_wmax
+    init_state = _init_reward_state
 
     def check(self) -> RSTDP:
         _check_stdp(self.stdp)
