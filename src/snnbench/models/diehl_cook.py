@@ -81,8 +81,9 @@ def _inputs(W, t, ptr, idx, xpre, cur, act_pre, seen_pre, n_act_pre, all_to_all)
     """Input spikes of step ``t``: pre traces jump, currents add up; the inputs seen so far
     (their trace may be nonzero) are listed in ``act_pre``. Returns their number."""
     N = W.shape[1]
-    for j in range(N):
-        cur[j] = 0.0
+    if ptr[t + 1] == ptr[t]:
+        for j in range(N):
+            cur[j] = 0.0
     for e in range(ptr[t], ptr[t + 1]):
         i = idx[e]
         xpre[i] = spike_trace(xpre[i], all_to_all)
@@ -90,8 +91,12 @@ def _inputs(W, t, ptr, idx, xpre, cur, act_pre, seen_pre, n_act_pre, all_to_all)
             seen_pre[i] = True
             act_pre[n_act_pre] = i
             n_act_pre += 1
-        for j in range(N):
-            cur[j] += W[i, j]
+        if e == ptr[t]:  # the first row is copied, not added to zeros (same value, one pass less)
+            for j in range(N):
+                cur[j] = W[i, j]
+        else:
+            for j in range(N):
+                cur[j] += W[i, j]
     return n_act_pre
 
 
@@ -99,21 +104,28 @@ def _inputs(W, t, ptr, idx, xpre, cur, act_pre, seen_pre, n_act_pre, all_to_all)
 def _membranes(theta, v, refr, cur, prm, learn, winners):
     """Leak, input and threshold test of every neuron; neurons over threshold go to
     ``winners``. Returns (their number, the most depolarised one)."""
-    v_rest, dv, gain, v_thresh, dtheta = prm[_V_REST], prm[_DV], prm[_GAIN], prm[_V_THRESH], prm[_DTHETA]
-    if learn and dtheta != 1.0:
-        for j in range(theta.shape[0]):  # decays every step, before the threshold test
-            theta[j] *= dtheta  # (a loop of its own: it vectorises)
+    v_rest, dv, gain, v_thresh = prm[_V_REST], prm[_DV], prm[_GAIN], prm[_V_THRESH]
+    # theta decays every step while learning, before the threshold test (x 1.0 is exact)
+    dtheta = prm[_DTHETA] if learn else 1.0
+    # Pass 1 has no branch and no list, so it vectorises; a crossing is rare (a few per
+    # presentation), so pass 2 usually does not run.
+    crossed = False
+    for j in range(v.shape[0]):
+        th = theta[j] * dtheta
+        theta[j] = th
+        r = refr[j]
+        vj = v_rest + (v[j] - v_rest) * dv
+        vj = vj if r > 0 else vj + gain * cur[j]
+        refr[j] = r - 1 if r > 0 else r
+        v[j] = vj
+        crossed |= vj - (v_thresh + th) >= 0.0
+    if not crossed:
+        return 0, -1
     n_win = 0
     best = -1
     best_over = -1e300
     for j in range(v.shape[0]):
-        vj = v_rest + (v[j] - v_rest) * dv
-        if refr[j] > 0:
-            refr[j] -= 1
-        else:
-            vj += gain * cur[j]
-        v[j] = vj
-        over = vj - (v_thresh + theta[j])
+        over = v[j] - (v_thresh + theta[j])
         if over >= 0.0:
             winners[n_win] = j
             n_win += 1
