@@ -58,7 +58,10 @@ def _record(m: dict) -> dict:
     keep = ("test_accuracy_per_epoch", "train_accuracy_per_epoch", "test_accuracy",
             "train_samples_per_s", "eval_samples_per_s", "silent_neurons", "repeats_mean",
             "seconds", "labels_histogram")
-    return {k: m[k] for k in keep} | {"config": m["config"]}
+    out = {k: m[k] for k in keep} | {"config": m["config"]}
+    if "rstdp_readout" in m:
+        out["rstdp_readout"] = m["rstdp_readout"]
+    return out
 
 
 def stage_dc(a) -> None:
@@ -71,7 +74,7 @@ def stage_dc(a) -> None:
     xtr, ytr, xte, yte = load_mnist5k()
     for n in a.neurons:
         for seed in a.seeds:
-            kw = diehl_cook_preset(n) | {"seed": seed, "epochs": a.epochs}
+            kw = diehl_cook_preset(n) | {"seed": seed, "epochs": a.epochs, "rstdp_readout": a.rstdp_readout}
             if a.presentation_ms is not None:  # e.g. 250, BindsNET's number of steps
                 kw["presentation_ms"] = a.presentation_ms
             cfg = DiehlCookConfig(**kw)
@@ -316,8 +319,8 @@ def render() -> str:
          "other jobs running, so speeds are lower bounds of what a quiet machine gives.", ""]
     if db.get("dc"):
         L += ["## Diehl & Cook on mnist5k", "",
-              "| neurons | ms per sample | seed | test acc. after epoch 1 / 2 / 3 (%) | before the theta fix (%) | train acc. last (%) | train samples/s | eval samples/s | silent neurons | wall s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| neurons | ms per sample | seed | test acc. after epoch 1 / 2 / 3 (%) | before the theta fix (%) | R-STDP readout (%) | train acc. last (%) | train samples/s | eval samples/s | silent neurons | wall s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
         group = lambda r: (r["config"]["n_neurons"], -r["config"]["presentation_ms"])  # noqa: E731
         seed_key = lambda r: (r["config"]["n_neurons"], r["config"]["presentation_ms"], r["config"]["seed"])  # noqa: E731
         old = {seed_key(r): r for r in db.get("dc_before_theta_fix") or []}
@@ -327,6 +330,7 @@ def render() -> str:
             L.append(f"| {c['n_neurons']} | {c['presentation_ms']:g} | {c['seed']} "
                      f"| {' / '.join(_pct(v) for v in r['test_accuracy_per_epoch'])} "
                      f"| {' / '.join(_pct(v) for v in o['test_accuracy_per_epoch']) if o else '-'} "
+                     f"| {_pct(r['rstdp_readout']['test_accuracy']) if 'rstdp_readout' in r else '-'} "
                      f"| {_pct(r['train_accuracy_per_epoch'][-1])} | {statistics.median(r['train_samples_per_s']):.0f} "
                      f"| {statistics.median(r['eval_samples_per_s']):.0f} | {r['silent_neurons']} | {r['seconds']:.0f} |")
         L.append("")
@@ -340,6 +344,14 @@ def render() -> str:
             L.append(f"- {n} neurons, {ms:g} ms, mean over {len(rs)} seeds after epoch 1..{ne}: "
                      f"{' / '.join(_pct(v) for v in per)} % (last epoch range "
                      f"{_pct(min(last))}-{_pct(max(last))}{sd}).")
+            ro = [r for r in rs if "rstdp_readout" in r and len(r["test_accuracy_per_epoch"]) == ne]
+            if len(ro) > 1:
+                diff = [100 * (r["rstdp_readout"]["test_accuracy"] - r["test_accuracy_per_epoch"][-1]) for r in ro]
+                L.append(f"  R-STDP readout on the same responses, {len(ro)} seeds: "
+                         f"{_pct(statistics.mean(r['rstdp_readout']['test_accuracy'] for r in ro))} % against "
+                         f"label assignment's {_pct(statistics.mean(r['test_accuracy_per_epoch'][-1] for r in ro))} %; "
+                         f"paired difference {statistics.mean(diff):+.2f} +- {statistics.stdev(diff) / len(diff) ** 0.5:.2f} pp "
+                         f"(mean +- s.e.; better on {sum(d > 0 for d in diff)}, equal on {sum(d == 0 for d in diff)} of {len(diff)}).")
         from snnbench.experiments.diehl_cook_config import diehl_cook_preset
 
         L += ["", "Settings: `DiehlCookConfig(**diehl_cook_preset(n))`, i.e. "
@@ -416,6 +428,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--presentation-ms", type=float, default=None, help="dc: instead of the preset's 350 ms")
+    ap.add_argument("--rstdp-readout", action="store_true",
+                    help="dc: also train the R-STDP readout on the last epoch's responses")
     ap.add_argument("--grid-neurons", type=int, default=None)
     ap.add_argument("--cells", nargs="*", default=None, help="only these grid cells, as enc/neuron/rule")
     ap.add_argument("--peer-samples", type=int, default=20)

@@ -370,3 +370,19 @@ def test_presets_build_valid_configs():
     assert diehl_cook_preset(100)["tau_post2"] == 40.0 and diehl_cook_preset(400)["tau_post2"] is None
     with pytest.raises(ValueError, match="n_neurons"):
         diehl_cook_preset(0)
+
+
+def test_rstdp_readout_replaces_label_assignment_on_learned_features():
+    x, y = _patterns()
+    cfg = DiehlCookConfig(n_inputs=36, n_neurons=6, presentation_ms=100.0, weight_norm=6.0,
+                          max_rate_hz=200.0, inhibition_mv=30.0, theta_plus=0.1, epochs=2,
+                          nu_post=0.05, seed=0, rstdp_readout=True)
+    m = run_diehl_cook(cfg, x, y, x, y, None, progress=False)
+    ro = m["rstdp_readout"]
+    assert ro["test_accuracy"] == 1.0 and ro["train_accuracy"] == 1.0
+    assert 1 <= ro["settings"]["epochs"] <= 20 and ro["settings"]["rate"] in (3e-3, 1e-2, 3e-2)
+    # the readout does not change the unsupervised run: same labels and accuracy without it
+    m0 = run_diehl_cook(cfg.model_copy(update={"rstdp_readout": False}), x, y, x, y, None, progress=False)
+    assert "rstdp_readout" not in m0
+    assert m0["test_accuracy_per_epoch"] == m["test_accuracy_per_epoch"]
+    assert (m0["labels"] == m["labels"]).all()

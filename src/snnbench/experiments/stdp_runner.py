@@ -26,6 +26,7 @@ import torch
 from .._files import atomic_write_bytes
 from .._validation import check_int
 from ..learning.labels import assign_labels, predict
+from ..learning.readout import choose_rstdp_readout, fit_rstdp_readout, readout_predict
 from ..models.diehl_cook import DiehlCookState, as_inputs, encode_events, init_state, present, respond, train_epoch
 from .checkpoint import atomic_write_json, atomic_write_text
 from .config import ConfigError, SuiteConfig
@@ -65,16 +66,25 @@ def summarise_cells(results: list[tuple[str, dict[str, Any]]]) -> list[dict[str,
             "seconds": statistics.fmean(m["seconds"] for m in ms),
             "silent_neurons": statistics.fmean(m.get("silent_neurons", 0) for m in ms),
         })
+        if all("rstdp_readout" in m for m in ms):
+            mean, std = mean_std([100 * m["rstdp_readout"]["test_accuracy"] for m in ms])
+            rows[-1] |= {"rstdp_accuracy_mean": mean, "rstdp_accuracy_std": std}
     return rows
 
 
 def format_cells(rows: list[dict[str, Any]]) -> str:
-    lines = ["| cell (encoding-neuron-rule-size) | test acc. (%) | per epoch | seeds | train samples/s | time (s) |",
-             "|---|---:|---|---:|---:|---:|"]
+    readout = any("rstdp_accuracy_mean" in r for r in rows)
+    extra = (" R-STDP readout test acc. (%) |", "---:|") if readout else ("", "")
+    lines = ["| cell (encoding-neuron-rule-size) | test acc. (%) | per epoch |" + extra[0]
+             + " seeds | train samples/s | time (s) |", "|---|---:|---|" + extra[1] + "---:|---:|---:|"]
     for r in rows:
         per = " / ".join(f"{a:.1f}" for a in r["accuracy_per_epoch_mean"])
-        lines.append(f"| {r['cell']} | {r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f} | {per} | {r['seeds']} | "
-                     f"{r['train_samples_per_s']:.0f} | {r['seconds']:.0f} |")
+        ro = ""
+        if readout:
+            ro = (f" {r['rstdp_accuracy_mean']:.1f} +- {r['rstdp_accuracy_std']:.1f} |"
+                  if "rstdp_accuracy_mean" in r else " |")
+        lines.append(f"| {r['cell']} | {r['accuracy_mean']:.1f} +- {r['accuracy_std']:.1f} | {per} |{ro} "
+                     f"{r['seeds']} | {r['train_samples_per_s']:.0f} | {r['seconds']:.0f} |")
     return "\n".join(lines)
 
 
@@ -128,9 +138,9 @@ def _labels_of(y: Any, n: int, name: str) -> np.ndarray:
 
 
 def _epoch(cfg: DiehlCookConfig, ep: int, state: DiehlCookState, data: tuple, K: int,
-           g: torch.Generator, metrics: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+           g: torch.Generator, metrics: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train one epoch, assign labels, test; appends to ``metrics``; returns (labels,
-    the training responses the labels came from)."""
+    the training responses the labels came from, the test responses)."""
     Xtr, ytr, Xte, yte = data
     f = cfg.nu_decay**ep
     tr = train_epoch(cfg.model_copy(update={"nu_pre": cfg.nu_pre * f, "nu_post": cfg.nu_post * f}),
@@ -147,7 +157,20 @@ def _epoch(cfg: DiehlCookConfig, ep: int, state: DiehlCookState, data: tuple, K:
     metrics["test_accuracy_per_epoch"].append(float((predict(rte["counts"], labels, K) == yte).mean()))
     metrics["train_accuracy_per_epoch"].append(float((predict(train_counts, labels, K) == ytr).mean()))
     metrics["eval_samples_per_s"].append((n_eval + Xte.shape[0]) / (eval_secs + rte["seconds"]))
-    return labels, train_counts
+    return labels, train_counts, rte["counts"]
+
+
+def _rstdp_readout(cfg: DiehlCookConfig, train_counts: np.ndarray, ytr: np.ndarray, test_counts: np.ndarray,
+                   yte: np.ndarray, K: int) -> dict[str, Any]:
+    """R-STDP readout on the same responses label assignment used: settings chosen on a
+    validation part of the training responses, then trained on all of them and tested."""
+    t0 = time.perf_counter()
+    settings, curves = choose_rstdp_readout(train_counts, ytr, K, seed=cfg.seed)
+    weight = fit_rstdp_readout(train_counts, ytr, K, settings, torch.Generator().manual_seed(cfg.seed))
+    return {"test_accuracy": float((readout_predict(weight, test_counts) == yte).mean()),
+            "train_accuracy": float((readout_predict(weight, train_counts) == ytr).mean()),
+            "settings": settings._asdict(), "validation_curves": curves,
+            "seconds": time.perf_counter() - t0}
 
 
 def _write_run(run_dir: Path, cfg: DiehlCookConfig, state: DiehlCookState, labels: np.ndarray,
@@ -181,7 +204,8 @@ def run_diehl_cook(
     labels on the training responses), ``test_accuracy`` (last epoch), ``train_samples_per_s``
     (per epoch, online learning, one sample at a time), ``eval_samples_per_s``,
     ``silent_neurons`` (never fired on the training set at the end), ``repeats_mean``,
-    ``seconds``. With ``run_dir`` it writes ``config.json``, ``metrics.json``,
+    ``seconds``, and with ``cfg.rstdp_readout`` the R-STDP readout's (``rstdp_readout``).
+    With ``run_dir`` it writes ``config.json``, ``metrics.json``,
     ``weights.safetensors`` and, with ``plot`` (e.g. :func:`snnbench.report.stdp_plots.save_all`),
     the plots of the run.
     """
@@ -198,7 +222,7 @@ def run_diehl_cook(
         k: [] for k in ("test_accuracy_per_epoch", "train_accuracy_per_epoch", "train_samples_per_s",
                         "eval_samples_per_s", "repeats_mean")}
     for ep in range(cfg.epochs):
-        labels, train_counts = _epoch(cfg, ep, state, (Xtr, ytr, Xte, yte), K, g, metrics)
+        labels, train_counts, test_counts = _epoch(cfg, ep, state, (Xtr, ytr, Xte, yte), K, g, metrics)
         if progress:
             print(
                 f"[diehl-cook {cfg.n_neurons}n {cfg.encoding}/{cfg.neuron}/{cfg.rule} seed {cfg.seed}] "
@@ -209,6 +233,12 @@ def run_diehl_cook(
                 flush=True,
             )
     metrics["test_accuracy"] = metrics["test_accuracy_per_epoch"][-1]
+    if cfg.rstdp_readout:
+        metrics["rstdp_readout"] = _rstdp_readout(cfg, train_counts, ytr, test_counts, yte, K)
+        if progress:
+            print(f"[diehl-cook {cfg.n_neurons}n seed {cfg.seed}] R-STDP readout: test "
+                  f"{metrics['rstdp_readout']['test_accuracy']:.4f} (label assignment "
+                  f"{metrics['test_accuracy']:.4f})", flush=True)
     metrics["silent_neurons"] = int((train_counts.sum(0) == 0).sum())
     metrics["labels_histogram"] = np.bincount(labels[labels >= 0], minlength=K).tolist()
     metrics["seconds"] = time.perf_counter() - t_start
