@@ -96,7 +96,7 @@ class DiehlCookConfig(BaseModel):
     # "train_eval": a learning-off pass over the training set after each epoch (theta
     # frozen); "train_online": responses recorded while learning (BindsNET's way).
     assign_from: Literal["train_eval", "train_online"] = "train_eval"
-    # Also train an R-STDP readout (snnbench.learning.readout) on the last epoch's
+    # Also train an R-STDP readout (snnbench.learning.rstdp_readout) on the last epoch's
     # learning-off responses, its rate and epochs chosen on a validation part of the
     # training split, and report its test accuracy beside label assignment's.
     rstdp_readout: bool = False

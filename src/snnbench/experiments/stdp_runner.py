@@ -26,7 +26,7 @@ import torch
 from .._files import atomic_write_bytes
 from .._validation import check_int
 from ..learning.labels import assign_labels, predict
-from ..learning.readout import choose_rstdp_readout, fit_rstdp_readout, readout_predict
+from ..learning.rstdp_readout import choose_rstdp_readout, fit_rstdp_readout, readout_predict
 from ..models.diehl_cook import DiehlCookState, as_inputs, encode_events, init_state, present, respond, train_epoch
 from .checkpoint import atomic_write_json, atomic_write_text
 from .config import ConfigError, SuiteConfig

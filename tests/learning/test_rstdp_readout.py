@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from snnbench.learning.readout import (
+from snnbench.learning.rstdp_readout import (
     ReadoutSettings,
     choose_rstdp_readout,
     fit_rstdp_readout,
