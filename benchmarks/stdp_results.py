@@ -17,6 +17,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -84,6 +85,9 @@ def stage_dc(a) -> None:
             _update("dc", lambda r: (r["config"]["n_neurons"], r["config"]["seed"],
                                      r["config"]["presentation_ms"]) == (n, seed, ms),
                     _record(m) | {"when": time.strftime("%Y-%m-%d %H:%M")})
+            if n >= 1600 and seed == a.seeds[0]:  # the paper's sizes: their receptive fields go in the doc
+                shutil.copyfile(RUNS / f"dc{n}_{ms:g}ms_seed{seed}" / "receptive_fields.png",
+                                ROOT / "docs" / f"stdp_receptive_fields_{n}.png")
 
 
 def stage_grid(a) -> None:
@@ -160,6 +164,14 @@ NOTES = """## How the simulation works and how the settings were chosen
   the preset: nu_pre 1e-3 84.6 / 83.5%; nu_post 5e-3 84.2 / 84.0%; theta_plus 0.1 83.9 /
   86.0%; tau_theta 2e6 ms 82.8 / 84.4%; 500 ms presentations 83.7 / 83.9%; 128 Hz for
   250 ms 84.2% (seed 0).
+- R-STDP readout (`dc --rstdp-readout`, `snnbench.learning.rstdp_readout`; config field
+  `rstdp_readout`): instead of assigning labels, 10 non-leaky integrate-and-fire output
+  neurons read the last epoch's learning-off responses (the same spike counts label
+  assignment uses); the most depolarised one at the end of the presentation is the decision,
+  and R-STDP (Mozafari et al. 2018) rewards it (+1) or punishes it (-1): its synapses from
+  the excitatory neurons that fired move by +-rate x count x w(1 - w). Its rate (3e-3, 1e-2
+  or 3e-2) and number of epochs (1-20) are chosen on a stratified 20 % of the training
+  responses, then it is trained on all of them; the test split is read once.
 - Ceiling reference: k-means on the same 4,000 training images with majority-vote cluster
   labels gives 82.0% (100 clusters) and 89.9% (400 clusters) on the 1,000 test images
   (`sklearn.cluster.KMeans`, Euclidean, n_init=1), 73.0% / 81.6% when clusters are matched
@@ -367,6 +379,10 @@ def render() -> str:
               "References: BindsNET 0.3.4 on this split (quoted from issue #4, 250 steps, labels from",
               "the training presentations): 100 neurons 83.8% after 1 epoch, 85.2% after 2; 400 neurons",
               "31-66% after 1 epoch. Diehl & Cook 2015 on full MNIST: 82.9% (100), 87.0% (400).", ""]
+    figs = sorted(ROOT.glob("docs/stdp_receptive_fields_*.png"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    for p in figs:
+        L += [f"Receptive fields of the {int(p.stem.rsplit('_', 1)[1]):,}-neuron network (first seed):", "",
+              f"![receptive fields]({p.name})", ""]
     L += theta_fix_section(db)
     L += peer_accuracy_section(db)
     L += cv_section(db)
