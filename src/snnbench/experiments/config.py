@@ -31,8 +31,8 @@ from .errors import ConfigError
 from .tune_config import TuneSettings
 
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm",
-                    "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp"]
-SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "snn_vgg", "snn_resnet", "snn_mlp")
+                    "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp", "snn_delay_mlp"]
+SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "snn_vgg", "snn_resnet", "snn_mlp", "snn_delay_mlp")
 
 
 
