@@ -265,6 +265,7 @@ def _register_builtin() -> None:
     register_dataset("fsdd", fsdd.load_fsdd_raw, "Free Spoken Digit Dataset from a folder, 40 log-mel bands, 2,700 / 300", "timeseries")
     register_dataset("fsdd-spikes", fsdd.load_fsdd_spikes_raw, "Spiking FSDD from a folder: 64 cochlea LIF spike channels, 10 ms steps, 2,700 / 300", "timeseries")
     register_dataset("shd", shd.load_shd_raw, "Spiking Heidelberg Digits from shd_train.h5/shd_test.h5 in a folder, 700 channels, 8,156 / 2,264", "timeseries")
+    register_dataset("ssc", shd.load_ssc_raw, "Spiking Speech Commands from ssc_train.h5/ssc_test.h5 in a folder, 700 channels, 35 classes", "timeseries")
     register_dataset("wisdm", wisdm.load_wisdm_raw, "WISDM v1.1 transformed features (arff), 6 activities, user-wise split", "tabular")
     def mnist(root: str | os.PathLike[str] | None = None) -> RawData:
         return formats.load_mnist_idx_raw(root, variant="mnist")
