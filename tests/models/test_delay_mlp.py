@@ -83,3 +83,17 @@ def test_builder_type_and_errors():
         build_model({"type": "snn_delay_mlp", "hidden": [8], "max_delays": 3}, SERIES)
     with pytest.raises(ValueError, match="delays must be True or False"):
         DelaySpikingMLP((12, 6), [8], 3, delays="yes")
+
+
+def test_rows_reads_an_image_row_by_row():
+    torch.manual_seed(3)
+    img = DelaySpikingMLP((3, 4, 5), [8], 3, max_delay=3, rows=True, neuron_kwargs=NKW).eval()
+    series = DelaySpikingMLP((4, 15), [8], 3, max_delay=3, neuron_kwargs=NKW).eval()
+    series.load_state_dict(img.state_dict())
+    x = torch.rand(2, 3, 4, 5)
+    rows = torch.stack([torch.cat([x[:, c, r] for c in range(3)], -1) for r in range(4)], 1)  # [B, H, C*W]
+    assert torch.allclose(img(x), series(rows))
+    with pytest.raises(ValueError, match="row by row"):
+        DelaySpikingMLP((12, 6), [8], 3, rows=True)
+    with pytest.raises(ValueError, match=r"x must have shape \[B, 3, 4, 5\]"):
+        img(torch.rand(2, 3, 5, 4))

@@ -84,6 +84,8 @@ class DelaySpikingMLP(SpikingClassifier):
         sigma_final: width reached after the annealing (default 0.23 steps).
         anneal_fraction: share of the epochs over which sigma shrinks (default 0.25).
         extra_steps: zero frames appended to the input (default ``(K - 1) // 2``).
+        rows: read an image ``(C, H, W)`` row by row, a series of ``H`` steps of ``C*W``
+            inputs (as :class:`~snnbench.models.zoo.SpikingMLP` does for ``cifar10-line``).
         neuron_kwargs, encoder, encoder_kwargs, num_steps, readout, output_beta: as in
             :class:`~snnbench.models.snn.FeedForwardSNN`.
     """
@@ -109,8 +111,20 @@ class DelaySpikingMLP(SpikingClassifier):
         sigma_final: float = 0.23,
         anneal_fraction: float = 0.25,
         extra_steps: int | None = None,
+        rows: bool = False,
     ) -> None:
         check_choice("neuron", neuron, NEURON_KINDS)
+        if not isinstance(rows, bool):
+            raise ValueError(f"rows must be True or False, got {rows!r}")
+        self.rows = rows
+        if rows:
+            shape = tuple(int(v) for v in input_shape)
+            if len(shape) != 3:
+                raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
+            if encoder not in (None, "direct"):
+                raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
+            self.image_shape = shape
+            input_shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
         nkw = dict(neuron_kwargs or {})
         super().__init__(
             input_shape, num_classes, neuron="if" if neuron == "if" else "lif",
@@ -185,6 +199,13 @@ class DelaySpikingMLP(SpikingClassifier):
         """Logits ``[B, K]``; ``extra_steps`` zero frames follow each sample's last valid step."""
         if self.record:
             self.last_activity = {}
+        if self.rows:
+            if tuple(x.shape[1:]) != self.image_shape:
+                raise ValueError(
+                    f"x must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(x.shape)}"
+                )
+            b, c, hgt, w = x.shape
+            x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
         seq, mask = self.encode(x, lengths, generator)
         if self.extra_steps:
             e = self.extra_steps
