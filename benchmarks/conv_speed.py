@@ -13,18 +13,21 @@ hits both alike); the figure is the median step time and the ratio SNN / bound. 
 average is printed with the table: on a shared machine, say so with the numbers.
 
     python benchmarks/conv_speed.py                 # all rows, 5 reps, writes docs/performance_conv.md
-    python benchmarks/conv_speed.py --reps 3 --models conv --steps 4
+    python benchmarks/conv_speed.py --reps 3 --models conv --steps 4 --no-memory
 
-SpikingJelly and snnTorch rows (the ``conv`` shapes) appear when they are importable: run
-it from a separate venv with ``pip install torch==<yours> spikingjelly snntorch -e .``.
+SpikingJelly and snnTorch columns (every row: the conv shapes and VGG-11) appear when they
+are importable: run it from a separate venv with ``pip install torch==<yours> spikingjelly
+snntorch -e .``. Peak memory (``--mem-steps 8``) is measured per model in fresh processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnbench.models.blocks import Folded, Neurons, conv_unit, make_pool
-from snnbench.models.zoo import SpikingVGG, _features
+from snnbench.models.zoo import VGG11, SpikingVGG, _features
 
 BATCH, CLASSES = 32, 10
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,25 +73,38 @@ class VGGLayers(nn.Module):
         return _features(self.net, x_seq, None, False)
 
 
-class JellyConvNet(nn.Module):
-    """SpikingJelly multi-step: the same layers, ``LIFNode(tau=10, decay_input=False,
-    v_reset=None)`` (soft reset, ``v = 0.9 v + x``, the same dynamics), ATan surrogate;
-    the state is reset after each step (SpikingJelly keeps it on the module)."""
+CONV = (64, "M", 128, "M", 256, "M")  # the issue's conv stack: 32x32 -> 4x4x256
 
-    def __init__(self, norm: str) -> None:
+
+def _fc_in(cfg: tuple) -> int:
+    chans = [c for c in cfg if c != "M"]
+    side = 32 >> sum(1 for c in cfg if c == "M")
+    return chans[-1] * side * side
+
+
+class JellyConvNet(nn.Module):
+    """SpikingJelly multi-step: the same layers (``cfg``: channels and ``"M"`` 2x2 max
+    pools; the conv stack or VGG-11), ``LIFNode(tau=10, decay_input=False, v_reset=None)``
+    (soft reset, ``v = 0.9 v + x``, the same dynamics), ATan surrogate; the state is reset
+    before each step (SpikingJelly keeps it on the module)."""
+
+    def __init__(self, norm: str, cfg: tuple = CONV) -> None:
         super().__init__()
         from spikingjelly.activation_based import functional, layer, neuron, surrogate
 
         mods: list[nn.Module] = []
         c = 3
-        for out in (64, 128, 256):
+        for out in cfg:
+            if out == "M":
+                mods.append(layer.MaxPool2d(2))
+                continue
             mods.append(layer.Conv2d(c, out, 3, padding=1, bias=norm == "none"))
             if norm != "none":
                 mods.append(layer.BatchNorm2d(out))
-            mods += [neuron.LIFNode(tau=10.0, decay_input=False, v_reset=None,
-                                    surrogate_function=surrogate.ATan()), layer.MaxPool2d(2)]
+            mods.append(neuron.LIFNode(tau=10.0, decay_input=False, v_reset=None,
+                                       surrogate_function=surrogate.ATan()))
             c = out
-        mods += [layer.Flatten(), layer.Linear(256 * 4 * 4, CLASSES)]
+        mods += [layer.Flatten(), layer.Linear(_fc_in(cfg), CLASSES)]
         self.net = nn.Sequential(*mods)
         functional.set_step_mode(self.net, "m")
         self._reset = functional.reset_net
@@ -99,42 +115,99 @@ class JellyConvNet(nn.Module):
 
 
 class SnnTorchConvNet(nn.Module):
-    """snnTorch: the same layers, ``Leaky(beta=0.9)`` (subtract reset), ATan surrogate,
-    a loop over time steps calling every layer once per step."""
+    """snnTorch: the same layers (``cfg`` as above), ``Leaky(beta=0.9)`` (subtract reset),
+    ATan surrogate, a loop over time steps calling every layer once per step."""
 
-    def __init__(self, norm: str) -> None:
+    def __init__(self, norm: str, cfg: tuple = CONV) -> None:
         super().__init__()
         import snntorch as snn
         from snntorch import surrogate
 
         c = 3
+        self.cfg = cfg
         self.convs, self.norms, self.lifs = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
-        for out in (64, 128, 256):
+        for out in cfg:
+            if out == "M":
+                continue
             self.convs.append(nn.Conv2d(c, out, 3, padding=1, bias=norm == "none"))
             self.norms.append(nn.BatchNorm2d(out) if norm != "none" else nn.Identity())
             self.lifs.append(snn.Leaky(beta=0.9, spike_grad=surrogate.atan()))
             c = out
-        self.fc = nn.Linear(256 * 4 * 4, CLASSES)
+        self.fc = nn.Linear(_fc_in(cfg), CLASSES)
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         mems = [lif.init_leaky() for lif in self.lifs]
         outs = []
         for x in x_seq.unbind(0):
-            h = x
-            for i, (conv, bn, lif) in enumerate(zip(self.convs, self.norms, self.lifs)):
-                h, mems[i] = lif(bn(conv(h)), mems[i])
-                h = F.max_pool2d(h, 2)
+            h, i = x, 0
+            for item in self.cfg:
+                if item == "M":
+                    h = F.max_pool2d(h, 2)
+                    continue
+                h, mems[i] = self.lifs[i](self.norms[i](self.convs[i](h)), mems[i])
+                i += 1
             outs.append(self.fc(h.flatten(1)))
         return torch.stack(outs)
 
 
-def _peers(norm: str) -> dict[str, nn.Module]:
+def _peers(norm: str, cfg: tuple = CONV) -> dict[str, nn.Module]:
     out: dict[str, nn.Module] = {}
     for name, cls in (("spikingjelly", JellyConvNet), ("snntorch", SnnTorchConvNet)):
         try:
-            out[name] = cls(norm)
+            out[name] = cls(norm, cfg)
         except ImportError:
             pass  # peer not installed in this interpreter
+    return out
+
+
+def build_row(name: str) -> dict[str, nn.Module]:
+    """The models of one row: snnbench, the bound and the installed peers."""
+    if name == "vgg11":
+        return {"snn": VGGLayers(True), "bound": VGGLayers(False), **_peers("bn", VGG11)}
+    norm = "bn" if name == "conv-bn" else "none"
+    return {"snn": ConvNet(norm, True), "bound": ConvNet(norm, False), **_peers(norm)}
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _hwm_mib() -> float:
+    """Peak RSS of this process (VmHWM; getrusage's ru_maxrss would keep the parent's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def memory_child(row: str, impl: str, steps: int) -> None:
+    """In a fresh process: peak RSS of ``steps``-step training steps minus the RSS after
+    the model, its Adam state and a 2-step warm-up step exist (one-off costs apart)."""
+    torch.manual_seed(0)
+    model = build_row(row)[impl]
+    step_fn(model, 2)()
+    base = _rss_mib()
+    step = step_fn(model, steps)  # x, y and a second Adam state: small next to activations
+    for _ in range(2):
+        step()
+    print(json.dumps({"base": base, "peak": _hwm_mib(), "delta": _hwm_mib() - base}))
+
+
+def measure_memory(row: str, impls: list[str], steps: int, repeats: int) -> dict[str, float]:
+    """Per implementation the median over ``repeats`` fresh processes of the peak above base (MiB)."""
+    out: dict[str, float] = {}
+    for impl in impls:
+        vals = []
+        for _ in range(repeats):
+            cmd = [sys.executable, __file__, "--memory-child", row, impl, str(steps)]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            try:
+                vals.append(json.loads(r.stdout.strip().splitlines()[-1])["delta"])
+            except (IndexError, json.JSONDecodeError, KeyError):
+                raise SystemExit(f"memory child {row}/{impl} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+        out[impl] = statistics.median(vals)
     return out
 
 
@@ -173,9 +246,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[4, 8])
     ap.add_argument("--models", nargs="+", default=["conv", "conv-bn", "vgg11"],
                     choices=["conv", "conv-bn", "vgg11"])
+    ap.add_argument("--mem-steps", type=int, default=8, help="T of the peak-memory table")
+    ap.add_argument("--mem-repeats", type=int, default=3, help="fresh processes per memory figure")
+    ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance_conv.md"))
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--memory-child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.memory_child:
+        row, impl, steps = args.memory_child
+        memory_child(row, impl, int(steps))
+        return
     torch.manual_seed(0)
     load0 = os.getloadavg()
     head = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -183,38 +264,56 @@ def main() -> None:
             f"one warm-up, load average (1/5/15 min) at start {load0[0]:.1f}/{load0[1]:.1f}/"
             f"{load0[2]:.1f}")
     print(head)
-    peers = list(_peers("none")) if "conv" in args.models or "conv-bn" in args.models else []
+    peers = list(_peers("none"))
     names = {"spikingjelly": "SpikingJelly", "snntorch": "snnTorch"}
     for p in peers:
         from importlib.metadata import version
 
         names[p] = f"{names[p]} {version(p)}"
     lines = ["| model | T | snnbench ms | bound ms | snnbench / bound |"
-             + "".join(f" {names[p]} / bound |" for p in peers),
-             "|---|---|---|---|---|" + "---|" * len(peers)]
+             + "".join(f" {names[p]} / bound |" for p in peers)
+             + "".join(f" snnbench / {names[p]} |" for p in peers),
+             "|---|---|---|---|---|" + "---|" * (2 * len(peers))]
     print(*lines, sep="\n")
     for name in args.models:
         for steps in args.steps:
-            if name == "vgg11":
-                pair = {"snn": VGGLayers(True), "bound": VGGLayers(False)}
-            else:
-                norm = "bn" if name == "conv-bn" else "none"
-                pair = {"snn": ConvNet(norm, True), "bound": ConvNet(norm, False), **_peers(norm)}
-            r = measure(pair, steps, args.reps)
-            extra = "".join(
-                f" {r[p] / r['bound']:.2f} |" if p in r else " - |" for p in peers)
+            r = measure(build_row(name), steps, args.reps)
+            extra = "".join(f" {r[p] / r['bound']:.2f} |" if p in r else " - |" for p in peers)
+            extra += "".join(f" {r['snn'] / r[p]:.2f} |" if p in r else " - |" for p in peers)
             lines.append(f"| {name} | {steps} | {r['snn']:.0f} | {r['bound']:.0f} | "
                          f"{r['snn'] / r['bound']:.2f} |{extra}")
             print(lines[-1], flush=True)
+    mem_lines: list[str] = []
+    if not args.no_memory:
+        impls = ["snn", "bound", *peers]
+        mem_lines = ["| model | T | snnbench MiB | bound MiB |"
+                     + "".join(f" {names[p]} MiB |" for p in peers)
+                     + "".join(f" snnbench / {names[p]} |" for p in peers),
+                     "|---|---|---|---|" + "---|" * (2 * len(peers))]
+        print(*mem_lines, sep="\n")
+        for name in args.models:
+            m = measure_memory(name, impls, args.mem_steps, args.mem_repeats)
+            mem_lines.append(
+                f"| {name} | {args.mem_steps} | {m['snn']:.0f} | {m['bound']:.0f} |"
+                + "".join(f" {m[p]:.0f} |" for p in peers)
+                + "".join(f" {m['snn'] / m[p]:.2f} |" if m[p] > 0 else " - |" for p in peers))
+            print(mem_lines[-1], flush=True)
     load1 = os.getloadavg()
     tail = f"load average at end {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}"
     print(tail)
     if not args.no_write:
         cmd = "python benchmarks/conv_speed.py " + " ".join(sys.argv[1:])
         date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        mem_text = [] if not mem_lines else [
+            "", "## Peak memory of one training step", "",
+            f"Peak resident memory (VmHWM) above the process's memory once the model, its Adam state "
+            f"and a 2-step warm-up step exist, for two training steps at T={args.mem_steps}, batch "
+            f"{BATCH}; median of {args.mem_repeats} fresh processes per figure (one process per model, "
+            "so peaks do not mix).", "", *mem_lines,
+        ]
         Path(args.out).write_text("\n".join([
             "# Convolutional SNN training step (CIFAR-10 shape)", "",
-            f"Generated by `{cmd.strip()}` on {date}; do not edit the table by hand.", "",
+            f"Generated by `{cmd.strip()}` on {date}; do not edit the tables by hand.", "",
             f"- {head}; {tail}.",
             "- One training step (forward, backward, Adam), cross-entropy on the output summed "
             "over T, input `[T, 32, 3, 32, 32]` uniform random. The bound: the same layers with "
@@ -223,12 +322,15 @@ def main() -> None:
             "- `conv`: 3->64->128->256 3x3 convs, each -> [batch norm over T and B] -> LIF "
             "(beta 0.9, soft reset, arctan surrogate) -> 2x2 max pool, fc 4096->10; "
             "`conv-bn` with batch norm. `vgg11`: spiking VGG-11 (`snnbench.models.SpikingVGG`, "
-            "batch norm over time) against its twin's layers. Peers (when installed) run the "
-            "`conv` shapes: SpikingJelly multi-step `LIFNode(tau=10, decay_input=False, "
-            "v_reset=None)` (the same dynamics), snnTorch `Leaky(beta=0.9)` in its per-step loop.",
+            "batch norm over time, fc 512->10) against its twin's layers. Peers (when installed) run "
+            "the same layers: SpikingJelly multi-step `LIFNode(tau=10, decay_input=False, "
+            "v_reset=None)` (the same dynamics) with its multi-step `BatchNorm2d`, snnTorch "
+            "`Leaky(beta=0.9)` in its per-step loop.",
+            "- Targets (issue 17): snnbench / bound <= 1.10 and snnbench faster than both peers "
+            "(snnbench / peer < 1); peak memory at T=8 at most 0.8x SpikingJelly's.",
             "- The machine is shared: other processes ran during the measurement (see the load "
             "average); ratios of interleaved models are more stable than the absolute times.",
-            "", *lines, "",
+            "", *lines, *mem_text, "",
         ]))
 
 

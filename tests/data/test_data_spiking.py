@@ -160,6 +160,30 @@ def test_shd_missing_files_and_bad_options(tmp_path):
         load_shd_raw(tmp_path, dt=10.0, duration=5.0)
 
 
+def test_ssc_reads_the_same_layout_with_35_classes(tmp_path):
+    from snnbench.data.shd import load_ssc_raw
+
+    with pytest.raises(FileNotFoundError, match="ssc_train.h5"):
+        load_ssc_raw(tmp_path)
+    # times in s; dt 10 ms, duration 50 ms: 12 ms -> frame 1, 49 ms -> frame 4
+    write_hsd_h5(tmp_path / "ssc_train.h5", [np.array([0.012, 0.049]), np.array([0.001])],
+                 [np.array([7, 699]), np.array([0])], [34, 0])
+    write_hsd_h5(tmp_path / "ssc_valid.h5", [np.array([0.002])], [np.array([1])], [5])
+    with pytest.raises(FileNotFoundError, match="ssc_test.h5"):
+        load_ssc_raw(tmp_path)
+    write_hsd_h5(tmp_path / "ssc_test.h5", [np.array([0.033])], [np.array([350])], [12])
+    raw = load_ssc_raw(tmp_path, dt=10.0, duration=50.0, channel_bin=5)
+    a, b = raw.train_x
+    assert a.shape == (5, 140) and a[1, 1] == 1 and a[4, 139] == 1 and a.sum() == 2
+    assert b.shape == (1, 140) and b[0, 0] == 1
+    assert raw.train_y.tolist() == [34, 0] and len(raw.class_names) == 35
+    s = load_dataset("ssc", root=tmp_path, val_fraction=0.0, dt=10.0, duration=50.0, channel_bin=5)
+    assert s.info.num_classes == 35 and s.info.input_shape == (5, 140)
+    assert s.test.x[0, 3, 70] == 1 and s.test.lengths.tolist() == [4]
+    with pytest.raises(ValueError, match="channel_bin"):
+        load_ssc_raw(tmp_path, channel_bin=3)
+
+
 def test_spike_trains_are_not_standardised():
     """Spiking sets opt out of per-channel z-scoring: 0/1 stays 0/1 (ACs, not MACs)."""
     from snnbench.data import RawData, finalize

@@ -67,3 +67,15 @@ def test_lengths_to_mask_and_errors():
         get_masked_readout("vote")
     with pytest.raises(ValueError, match="mask must have shape"):
         get_masked_readout("spike_count")(torch.zeros(3, 2, 1), torch.ones(3, 1))
+
+
+def test_softmax_sum_hand_case_and_padding():
+    from snnbench.models.readout import softmax_sum
+
+    v = torch.tensor([[[0.0, 0.0]], [[1.0, 0.0]], [[5.0, 5.0]]])  # [T=3, B=1, K=2]
+    e = torch.e
+    want = torch.tensor([[0.5 + e / (e + 1) + 0.5, 0.5 + 1 / (e + 1) + 0.5]])
+    torch.testing.assert_close(softmax_sum(v), want)
+    # padding after the second step is ignored: the sum of the first two steps
+    mask = lengths_to_mask(torch.tensor([2]), 3)
+    torch.testing.assert_close(get_masked_readout("softmax_sum")(v, mask), want - 0.5)

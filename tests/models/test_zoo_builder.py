@@ -89,3 +89,23 @@ def test_zoo_models_record_what_the_operation_counts_need():
         assert set(ops) == {n for n, _ in model.synapse_layers()}
         stem = model.last_activity["stem.0.0"]["input"]
         assert stem.shape == ((3, 2, 3, 8, 8) if hasattr(model, "twin") else (2, 3, 8, 8))
+
+
+@pytest.mark.parametrize("spec,info", [
+    ({"type": "snn_vgg", "width": 1 / 32, "hidden": [8], "num_steps": 2}, IMG),
+    ({"type": "snn_mlp", "hidden": [8, 8], "rows": True}, IMG),
+    ({"type": "snn_ff", "hidden": [8]}, SERIES),
+    ({"type": "snn_delay", "hidden": [8], "max_delay": 3}, SERIES),
+])
+def test_models_check_input_once_at_the_boundary(spec, info):
+    """Hidden neuron layers skip the per-call NaN scan; the model refuses a NaN input itself."""
+    from snnbench.neurons.modules import _NeuronModule
+
+    model = build_model(spec, info)
+    layers = [m for m in model.modules() if isinstance(m, _NeuronModule)]
+    assert layers and not any(m.check_finite for m in layers)
+    x = torch.rand(2, *info.input_shape)
+    assert torch.isfinite(model(x)).all()
+    x[1, 0] = float("nan")
+    with pytest.raises(ValueError, match="x .*(NaN|finite)"):
+        model(x)

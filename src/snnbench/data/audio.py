@@ -43,13 +43,17 @@ def mel_filterbank(
     *,
     norm: str | None = None,
     dtype: torch.dtype = torch.float64,
+    allow_empty: bool = False,
 ) -> torch.Tensor:
     """Triangular mel filters, ``[n_mels, n_fft // 2 + 1]``.
 
     Filter ``m`` rises linearly from corner ``f[m]`` to 1 at ``f[m+1]`` and falls to 0 at
     ``f[m+2]``, the corners being equally spaced in mel. ``norm="slaney"`` scales each
     triangle by ``2 / (f[m+2] - f[m])`` (equal area); ``None`` keeps peak height 1.
-    Raises ValueError when a filter catches no FFT bin (too many bands for ``n_fft``).
+    Raises ValueError when a filter catches no FFT bin (too many bands for ``n_fft``),
+    unless ``allow_empty``: then such filters stay rows of zeros and ``fmax`` may lie above
+    the Nyquist frequency (the bands above it are empty), as torchaudio's ``MelScale`` builds
+    them (used to reproduce published front ends).
     """
     n_fft = check_int("n_fft", n_fft, minimum=2)
     n_mels = check_int("n_mels", n_mels, minimum=1)
@@ -57,7 +61,7 @@ def mel_filterbank(
     nyquist = sample_rate / 2.0
     fmax = nyquist if fmax is None else float(fmax)
     fmin = float(fmin)
-    if not (0.0 <= fmin < fmax <= nyquist):
+    if not (0.0 <= fmin < fmax and (allow_empty or fmax <= nyquist)):
         raise ValueError(
             f"need 0 <= fmin < fmax <= sample_rate / 2 = {nyquist} Hz, got fmin={fmin}, fmax={fmax}"
         )
@@ -71,7 +75,7 @@ def mel_filterbank(
     falling = (upper - bins[None, :]) / (upper - centre)
     fb = torch.clamp(torch.minimum(rising, falling), min=0.0)
     empty = torch.nonzero(fb.sum(dim=1) == 0).flatten().tolist()
-    if empty:
+    if empty and not allow_empty:
         raise ValueError(
             f"mel filters {empty} of n_mels={n_mels} contain no FFT bin with n_fft={n_fft} at "
             f"{sample_rate} Hz; increase n_fft or reduce n_mels"
@@ -112,6 +116,7 @@ def log_mel_spectrogram(
     fmin: float = 0.0,
     fmax: float | None = None,
     log_offset: float = 1e-6,
+    allow_empty: bool = False,
 ) -> torch.Tensor:
     """Log mel energies of a mono signal, ``[frames, n_mels]`` float32.
 
@@ -119,7 +124,8 @@ def log_mel_spectrogram(
     incomplete tail dropped (a clip shorter than one window is zero padded to one frame).
     Each frame is multiplied by a periodic Hann window ``w[n] = 0.5 - 0.5 cos(2 pi n / win)``,
     zero padded to ``n_fft`` (default: next power of two >= window), and
-    ``E[t, m] = log(sum_k fb[m, k] |X_t[k]|^2 + log_offset)``.
+    ``E[t, m] = log(sum_k fb[m, k] |X_t[k]|^2 + log_offset)``. ``allow_empty`` as in
+    :func:`mel_filterbank` (an empty band gives ``log(log_offset)`` in every frame).
     """
     x = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
     if x.ndim != 1 or x.size == 0:
@@ -137,13 +143,15 @@ def log_mel_spectrogram(
     frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop]  # [F, win]
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
     power = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)) ** 2
-    fb = _filterbank_np(n_fft, n_mels, float(sample_rate), float(fmin), None if fmax is None else float(fmax))
+    fb = _filterbank_np(n_fft, n_mels, float(sample_rate), float(fmin), None if fmax is None else float(fmax),
+                        bool(allow_empty))
     return torch.from_numpy(np.log(power @ fb.T + log_offset).astype(np.float32))
 
 
 @functools.lru_cache(maxsize=16)
-def _filterbank_np(n_fft: int, n_mels: int, sample_rate: float, fmin: float, fmax: float | None) -> np.ndarray:
-    fb = mel_filterbank(n_fft, n_mels, sample_rate, fmin, fmax).numpy()
+def _filterbank_np(n_fft: int, n_mels: int, sample_rate: float, fmin: float, fmax: float | None,
+                   allow_empty: bool = False) -> np.ndarray:
+    fb = mel_filterbank(n_fft, n_mels, sample_rate, fmin, fmax, allow_empty=allow_empty).numpy()
     fb.setflags(write=False)  # shared between calls
     return fb
 

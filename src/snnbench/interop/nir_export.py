@@ -212,8 +212,11 @@ def export(model: nn.Module, *, dt: float | None = None, soft_reset: str = "erro
         )
     kind = type(net).__name__
     if kind not in ("FeedForwardSNN", "RecurrentSNN", "ConvSNN"):
+        layers_of = {type(mod).__name__ for mod in net.modules()}
         why = (" (DelayedLinear: one learned delay per connection; NIR's Delay node delays a whole "
-               "signal per neuron)" if kind == "DelaySNN" else "")
+               "signal per neuron)" if "DelayedLinear" in layers_of or kind == "DelaySNN" else
+               " (TimeBatchNorm: batch norm over time has no NIR node)" if "TimeBatchNorm" in layers_of
+               else "")
         raise UnsupportedNode(f"{kind} has no NIR export{why}")
     dt = _export_dt(layers, dt)
     nodes: dict[str, Any] = {}

@@ -51,6 +51,13 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Any, steps_per_epoch:
     return None
 
 
+def autocast(device: torch.device, cfg: Any):
+    """``torch.autocast`` to bfloat16 on ``device`` when ``cfg.precision == "bf16"`` (mixed
+    precision on CUDA, bf16 autocast on the CPU); a disabled context otherwise."""
+    enabled = getattr(cfg, "precision", "fp32") == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 @dataclass
 class EpochResult:
     loss: float
@@ -102,7 +109,10 @@ def train_one_epoch(
         if augment is not None:  # training batches only: evaluate() never augments
             x = augment_from_config(x, augment, augment_gen)
         lengths = lengths.to(device) if lengths is not None else None
-        logits = model(x, lengths=lengths, generator=encode_gen)
+        with autocast(device, cfg):
+            logits = model(x, lengths=lengths, generator=encode_gen)
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()  # the loss in float32 whatever the forward's precision
         if world.size == 1:
             loss = F.cross_entropy(logits, y)
         else:  # DDP averages over processes: N / B_k * (sum over this share) -> mean over the batch

@@ -133,7 +133,9 @@ class Neurons(nn.Module):
     """A spiking layer that returns only its spikes ``[T, B, ...]`` (``spiking=True``) or a
     ReLU (the ANN twin). ``kind``: ``"lif"``, ``"if"`` or ``"plif"`` (LIF with a learned
     per-layer time constant, :class:`snnbench.neurons.LIF` with ``learn_tau=True``).
-    With ``record`` set the last output is kept detached in ``last_spikes``."""
+    With ``record`` set the last output is kept detached in ``last_spikes``. The layer does
+    not scan its input for NaN/inf (``check_finite=False`` unless ``kwargs`` sets it): the
+    model checks its input once, at its boundary."""
 
     def __init__(self, kind: str = "lif", kwargs: dict[str, Any] | None = None,
                  spiking: bool = True) -> None:
@@ -150,6 +152,8 @@ class Neurons(nn.Module):
         kw = dict(kwargs or {})
         if kind == "plif":
             kw["learn_tau"] = True
+        # the model checked its input once (SpikingClassifier.encode): no NaN scan per layer
+        kw.setdefault("check_finite", False)
         cls = IF if kind == "if" else LIF
         try:
             self.neuron = cls(None, **kw)

@@ -17,6 +17,8 @@
 ``"snn_resnet"``      :class:`~.zoo.SpikingResNet` spiking ResNet-19 style
 ``"snn_mlp"``         :class:`~.zoo.SpikingMLP` fully connected SNN with batch norm over time
                       and dropout (``hidden`` required; ``rows=True`` reads images row by row)
+``"snn_delay_mlp"``   :class:`~.delay_mlp.DelaySpikingMLP` Hammouamri et al.'s delay network:
+                      delayed synapses, batch norm over time, dropout (``hidden`` required)
 ``"vgg"``/``"resnet"`` their ANN twins; with ``"match": <snn_vgg/snn_resnet spec>`` the
                       twin of that SNN (same layers with ReLU, equal parameter count)
 ====================  =========================================================
@@ -44,7 +46,7 @@ from .delay_snn import DelaySNN
 from .snn import ConvSNN, FeedForwardSNN, RecurrentSNN
 
 MODEL_TYPES = ("snn_ff", "snn_conv", "snn_rec", "snn_delay", "mlp", "cnn", "gru", "lstm",
-               "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp")
+               "cnn1d", "snn_vgg", "snn_resnet", "vgg", "resnet", "snn_mlp", "snn_delay_mlp")
 _ZOO = ("snn_vgg", "snn_resnet", "vgg", "resnet")  # validate their own options (**arch)
 _CLASSES: dict[str, type[nn.Module]] = {
     "snn_ff": FeedForwardSNN,
@@ -60,7 +62,7 @@ _FROM_INFO = {"input_shape", "num_classes", "input_size"}
 
 
 def _construct(kind: str, kwargs: dict[str, Any], info: Any) -> nn.Module:
-    if kind in _ZOO or kind in ("cnn1d", "snn_mlp"):
+    if kind in _ZOO or kind in ("cnn1d", "snn_mlp", "snn_delay_mlp"):
         return _construct_new(kind, kwargs, info)
     cls = _CLASSES[kind]
     params = inspect.signature(cls.__init__).parameters
@@ -99,6 +101,15 @@ def _construct_new(kind: str, kwargs: dict[str, Any], info: Any) -> nn.Module:
         if "hidden" not in kwargs:
             raise ValueError("model spec of type 'snn_mlp' needs 'hidden' (list of layer widths)")
         return zoo.SpikingMLP(shape, num_classes=k, **kwargs)
+    if kind == "snn_delay_mlp":
+        from .delay_mlp import DelaySpikingMLP
+
+        if "hidden" not in kwargs:
+            raise ValueError("model spec of type 'snn_delay_mlp' needs 'hidden' (list of layer widths)")
+        try:
+            return DelaySpikingMLP(shape, num_classes=k, **kwargs)
+        except TypeError as err:
+            raise ValueError(f"model spec of type 'snn_delay_mlp': {err}") from None
     cls = {"snn_vgg": zoo.SpikingVGG, "snn_resnet": zoo.SpikingResNet,
            "vgg": zoo.VGG, "resnet": zoo.ResNet}[kind]
     try:

@@ -29,10 +29,17 @@ NEURONS: dict[str, type[nn.Module]] = {
 
 
 def make_neuron(name: str, shape: Sequence[int], kwargs: dict[str, Any] | None = None) -> nn.Module:
-    """Neuron module of ``snnbench.neurons`` by name, for a layer of ``shape`` neurons."""
+    """Neuron module of ``snnbench.neurons`` by name, for a layer of ``shape`` neurons.
+
+    The layer skips the per-call NaN/inf scan of its input (``check_finite=False``) unless
+    ``kwargs`` asks for it: the models that build layers here check their input once at the
+    boundary (``SpikingClassifier.encode``), and a hidden current can only turn non-finite
+    through non-finite weights, which the trainer's finite-loss check reports."""
     cls = NEURONS[check_choice("neuron", name, tuple(NEURONS))]
+    kw = dict(kwargs or {})
+    kw.setdefault("check_finite", False)
     try:
-        return cls(tuple(shape), **dict(kwargs or {}))
+        return cls(tuple(shape), **kw)
     except TypeError as err:  # a misspelt or foreign option: say which neuron refused it
         raise ValueError(f"bad neuron_kwargs for neuron={name!r} ({cls.__name__}): {err}") from None
 

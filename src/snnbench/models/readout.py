@@ -8,6 +8,8 @@ gives, for a padded series, exactly the scores of the same series unpadded. With
 Names match ``snnbench.encoding``'s readouts: ``spike_count``, ``mean_membrane``,
 ``max_membrane``, ``last_membrane`` (at each sample's last valid step) and
 ``first_spike_time`` (alias ``first_spike``; a differentiable score, see below).
+``softmax_sum`` (models only) sums the per-step softmax of the membrane over the valid
+steps, the output of Hammouamri et al. 2023's ``'sum'`` loss.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch import Tensor
 from .._validation import check_choice, check_tensor
 
 SPIKE_READOUTS = ("spike_count", "first_spike_time", "first_spike")
-MEMBRANE_READOUTS = ("mean_membrane", "max_membrane", "last_membrane")
+MEMBRANE_READOUTS = ("mean_membrane", "max_membrane", "last_membrane", "softmax_sum")
 READOUTS = SPIKE_READOUTS + MEMBRANE_READOUTS
 
 
@@ -64,6 +66,13 @@ def last_membrane(v: Tensor, mask: Tensor | None = None) -> Tensor:
     return v.gather(0, idx).squeeze(0)
 
 
+def softmax_sum(v: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Score_k = sum_t m_t softmax(v_t)_k: per-step class probabilities of the membrane,
+    summed over the valid steps (in [0, L]); cross-entropy then treats the sum as logits,
+    as Hammouamri et al. 2023's ``'sum'`` loss does."""
+    return (torch.softmax(v, dim=-1) * _mask_like(v, mask)).sum(0)
+
+
 def first_spike_time(spikes: Tensor, mask: Tensor | None = None) -> Tensor:
     r"""Score_k = (L - t_k) / L for the first spike at step t_k of a sample with L valid
     steps, 0 when neuron k never spikes: earlier spikes score higher.
@@ -91,6 +100,7 @@ _READOUT_FNS: dict[str, Callable[[Tensor, Tensor | None], Tensor]] = {
     "mean_membrane": mean_membrane,
     "max_membrane": max_membrane,
     "last_membrane": last_membrane,
+    "softmax_sum": softmax_sum,
 }
 
 
