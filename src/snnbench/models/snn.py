@@ -44,7 +44,14 @@ from .._validation import check_choice, check_int, check_tensor
 from ..synapses.event_linear import EventLinear
 from ..neurons import RecurrentLIF
 from .ann import _conv_stack, _kernel_list, _shape, _widths, check_batch_shape
-from .components import NEURONS, LeakyIntegrator, fold, make_neuron, resolve_output_beta
+from .components import (
+    NEURONS,
+    LeakyIntegrator,
+    fold,
+    last_membrane,
+    make_neuron,
+    resolve_output_beta,
+)
 from .readout import MEMBRANE_READOUTS, READOUTS, get_masked_readout, lengths_to_mask
 
 SERIES_ENCODERS = ("direct", "delta", "population")
@@ -204,12 +211,8 @@ class SpikingClassifier(nn.Module):
             neuron.record = self.record
         s, _ = neuron(current)
         if self.record:
-            mem = getattr(neuron, "last_membrane", None)
-            if mem is None:
-                raise ValueError(
-                    f"record=True needs neurons that keep last_membrane; {type(neuron).__name__} "
-                    "does not"
-                )
+            mem = last_membrane(neuron, f"record=True (layer {name!r})",
+                                "use a neuron module that records its membrane")
             self.last_activity[name] = {
                 "input": inp.detach(),
                 "spikes": s.detach(),
