@@ -48,23 +48,13 @@ def _sg_row(hb, thr, kind, alpha, c0, c1, zero, one, d):
             d[j] = alpha * sg * (one - sg)
 
 @numba.njit(inline="always", **_jit)
-def _slice(b, n_items, nthreads):
-    """Thread ``b``'s contiguous slice ``[lo, hi)`` of ``n_items`` neurons cut into
-    ``max(1, nthreads)`` equal slices (the last one shorter or empty)."""
-    nblk = max(1, nthreads)
-    csz = (n_items + nblk - 1) // nblk
+def _span(b, n_items, csz):
+    """Thread ``b``'s contiguous slice ``[lo, hi)`` of ``n_items`` neurons cut into slices
+    of ``csz`` (the last one shorter or empty). The slice size is computed outside the
+    parallel loop: computed inside, numba generated different machine code."""
     lo = min(n_items, b * csz)
     return lo, min(n_items, lo + csz)
 
-
-@numba.njit(inline="always", **_jit)
-def _sg_or_pre(hb, dp, thr, kind, alpha, c0, c1, zero, one, d):
-    """d = the surrogate derivative at hb - thr, or the precomputed row dp (kind < 0: a
-    custom surrogate)."""
-    if kind < 0:
-        d[:] = dp
-    else:
-        _sg_row(hb, thr, kind, alpha, c0, c1, zero, one, d)
 
 
 @numba.njit(parallel=True, **_jit)
@@ -72,8 +62,10 @@ def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthrea
     """x, s_out: [T, N]; h_out: [T, N] when save else unused; v: [N] holds v0 on
     entry and v_T on exit."""
     T, N = x.shape
-    for b in numba.prange(max(1, nthreads)):
-        lo, hi = _slice(b, N, nthreads)
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         vb = v[lo:hi]
         bb = beta[lo:hi]
@@ -133,8 +125,10 @@ def _nb_lif_bwd(
     dpre is the precomputed surrogate derivative [T, N] when kind < 0 (custom
     surrogate); gbeta [N] accumulates sum_t gh_t v_{t-1} when need_beta."""
     T, N = h.shape
-    for b in numba.prange(max(1, nthreads)):
-        lo, hi = _slice(b, N, nthreads)
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         gvb = gv[lo:hi]
         bb = beta[lo:hi]
@@ -143,8 +137,10 @@ def _nb_lif_bwd(
             ht = h[t, lo:hi]
             gst = gs[t, lo:hi]
             gxt = gx[t, lo:hi]
-            _sg_or_pre(ht, dpre[t, lo:hi] if kind < 0 else ht, thr, kind, alpha, c0, c1, zero,
-                       one, d)
+            if kind < 0:
+                d[:] = dpre[t, lo:hi]
+            else:
+                _sg_row(ht, thr, kind, alpha, c0, c1, zero, one, d)
             # gxt[j] = dL/dh_t; loops split by (reset, detach) so each is branch-free
             if mode == 0 and not detach:
                 for j in range(n):
@@ -195,8 +191,10 @@ def _nb_alif_fwd(
     Row slices and one branch-free loop per reset mode, as in _nb_lif_fwd, so each
     loop vectorises."""
     T, N = x.shape
-    for b in numba.prange(max(1, nthreads)):
-        lo, hi = _slice(b, N, nthreads)
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         vb = v[lo:hi]
         ab = a[lo:hi]
@@ -287,8 +285,10 @@ def _nb_alif_bwd(
     dL/dh_t = (path through v) + gsj d; dL/da_{t-1} = rho q + (reset path via th) - gsj d.
     One branch-free loop per (reset, detach), so each vectorises."""
     T, N = h.shape
-    for b in numba.prange(max(1, nthreads)):
-        lo, hi = _slice(b, N, nthreads)
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         gvb = gv[lo:hi]
         gab = ga[lo:hi]

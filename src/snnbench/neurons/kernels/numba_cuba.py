@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ._contract import register
-from .numba import TwoStateKernel, _jit, _sg_or_pre, _slice
+from .numba import TwoStateKernel, _jit, _sg_row, _span
 
 
 @numba.njit(parallel=True, **_jit)
@@ -20,8 +20,10 @@ def _nb_cuba_fwd(x, i, v, alpha, beta, thr, vr, zero, one, mode, save, s_out, h_
     [N] state in and out; h_out, i_out get h_t and i_t ([T, N] with save, else one scratch
     row)."""
     T, N = x.shape
-    for b in numba.prange(max(1, nthreads)):
-        lo, hi = _slice(b, N, nthreads)
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo, hi = _span(b, N, csz)
         ib, vb, ab, bb = i[lo:hi], v[lo:hi], alpha[lo:hi], beta[lo:hi]
         for t in range(T):
             xt, st = x[t, lo:hi], s_out[t, lo:hi]
@@ -50,14 +52,19 @@ def _nb_cuba_bwd(h, cur, gs, gq, gv, i0, v0, alpha, beta, thr, vr, zero, one, mo
     q = dL/di_t = gh + gq (gq = alpha q_{t+1}); dL/dx_t = q. gq, gv: [N] final-state
     gradients in, initial-state gradients out."""
     T, N = h.shape
-    for b in numba.prange(max(1, nthreads)):
-        lo, hi = _slice(b, N, nthreads)
+    nblk = max(1, nthreads)
+    csz = (N + nblk - 1) // nblk
+    for b in numba.prange(nblk):
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         gqb, gvb, ab, bb = gq[lo:hi], gv[lo:hi], alpha[lo:hi], beta[lo:hi]
         d = np.empty(n, dtype=h.dtype)
         for t in range(T - 1, -1, -1):
             ht, gst, gxt = h[t, lo:hi], gs[t, lo:hi], gx[t, lo:hi]
-            _sg_or_pre(ht, dpre[t, lo:hi] if kind < 0 else ht, thr, kind, sa, c0, c1, zero, one, d)
+            if kind < 0:
+                d[:] = dpre[t, lo:hi]
+            else:
+                _sg_row(ht, thr, kind, sa, c0, c1, zero, one, d)
             for j in range(n):
                 g = gvb[j]
                 hh = ht[j]
