@@ -42,7 +42,11 @@ class Surrogate(abc.ABC):
     default_alpha: float
 
     def __init__(self, alpha: float | None = None) -> None:
-        self.alpha = check_positive("alpha", self.default_alpha if alpha is None else alpha)
+        if alpha is None:
+            alpha = getattr(self, "default_alpha", None)
+            if alpha is None:
+                raise ValueError(f"alpha must be given: {type(self).__name__} has no default_alpha")
+        self.alpha = check_positive("alpha", alpha)
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         return _HeavisideWithSurrogate.apply(u, self)
