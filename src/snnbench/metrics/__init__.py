@@ -5,6 +5,7 @@ estimate from operation counts. Metrics of whole run folders:
 :mod:`snnbench.experiments.run_metrics`.
 """
 
+from ._layers import ValidSteps
 from .activation_sparsity import activation_counts, activation_sparsity
 from .classification_accuracy import classification_accuracy
 from .connection_sparsity import connection_sparsity
@@ -20,6 +21,7 @@ from .workload import WorkloadAccumulator, measure_workload
 __all__ = [
     "EnergyModel",
     "SynOps",
+    "ValidSteps",
     "WorkloadAccumulator",
     "activation_counts",
     "activation_sparsity",

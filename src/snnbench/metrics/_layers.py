@@ -17,14 +17,48 @@ layer kind knows the rank of one sample's input.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from .._steps import extra_steps_of, padded_length_of, valid_step_mask  # noqa: F401  (re-exported)
+from .._steps import extra_steps_of, masked_sum_count, padded_length_of, valid_step_mask  # noqa: F401  (re-exported)
 
 LayerKind = Literal["linear", "conv", "rnn"]
+
+Activity = dict[str, dict[str, Tensor]]
+"""A model's ``last_activity``: per layer name, the recorded tensors by kind
+(``"input"``, ``"spikes"``, ``"membrane"``, ``"output"``)."""
+
+
+@dataclass(frozen=True)
+class ValidSteps:
+    """Which steps of a recorded time-first batch ``[T, B, ...]`` belong to its samples:
+    ``lengths`` ``[B]`` valid series steps out of ``padded_length``, and ``extra_steps``
+    frames the model appends after each input (see
+    :func:`~snnbench._steps.valid_step_mask`). The default counts every step."""
+
+    lengths: Tensor | None = None
+    padded_length: int | None = None
+    extra_steps: int = 0
+
+    def mask(self, x: Tensor) -> Tensor | None:
+        """``[T, B]`` bool mask of ``x``'s valid steps, or None when all are valid."""
+        return valid_step_mask(x.shape[0], x.shape[1], self.lengths, self.padded_length,
+                               self.extra_steps)
+
+    def count(self, x: Tensor) -> int:
+        """How many (step, sample) pairs of ``x`` are valid."""
+        mask = self.mask(x)
+        return x.shape[0] * x.shape[1] if mask is None else int(mask.sum())
+
+    def sum_count(self, x: Tensor) -> tuple[float, float, int]:
+        """(sum, nonzero count, element count) of ``x`` over its valid steps."""
+        return masked_sum_count(x, self.lengths, self.padded_length, self.extra_steps)
+
+
+ALL_STEPS = ValidSteps()
 
 
 def layer_kind(layer: nn.Module) -> LayerKind:

@@ -12,24 +12,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .spike_rate import masked_sum_count, spiking_layer_names
+from ._layers import ALL_STEPS, Activity, ValidSteps
+from .spike_rate import spiking_layer_names
 
 
-def activation_counts(
-    model: nn.Module,
-    activity: dict[str, dict[str, Tensor]],
-    logits: Tensor | None = None,
-    *,
-    lengths: Tensor | None = None,
-    padded_length: int | None = None,
-    extra_steps: int = 0,
-) -> dict[str, tuple[float, int]]:
-    """Per layer: (nonzero activations, activations) of one recorded batch."""
+def activation_counts(model: nn.Module, activity: Activity, logits: Tensor | None = None,
+                      steps: ValidSteps = ALL_STEPS) -> dict[str, tuple[float, int]]:
+    """Per layer: (nonzero activations, activations) of one recorded batch over its valid
+    ``steps``."""
     out: dict[str, tuple[float, int]] = {}
     spiking = spiking_layer_names(model, activity)
     if spiking:
         for name in spiking:
-            _, nz, n = masked_sum_count(activity[name]["spikes"], lengths, padded_length, extra_steps)
+            _, nz, n = steps.sum_count(activity[name]["spikes"])
             out[name] = (nz, n)
         return out
     for name, rec in activity.items():
@@ -39,7 +34,7 @@ def activation_counts(
         if logits is not None and y.shape == logits.shape and torch.equal(y, logits.detach()):
             continue
         if _is_recurrent(model, name):  # recurrent outputs are recorded time-first
-            _, nz, n = masked_sum_count(y, lengths, padded_length, extra_steps)
+            _, nz, n = steps.sum_count(y)
         else:
             nz, n = float((y != 0).sum()), y.numel()
         out[name] = (nz, n)

@@ -9,21 +9,15 @@ step per stacked layer; feed-forward ANN layers keep no state and count 0.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
-from ._layers import valid_step_mask
+from ._layers import ALL_STEPS, Activity, ValidSteps
 
 
-def neuron_state_updates(
-    model: nn.Module,
-    activity: dict[str, dict[str, Tensor]],
-    *,
-    lengths: Tensor | None = None,
-    padded_length: int | None = None,
-    extra_steps: int = 0,
-) -> dict[str, int]:
+def neuron_state_updates(model: nn.Module, activity: Activity,
+                         steps: ValidSteps = ALL_STEPS) -> dict[str, int]:
     """Per population (named by its first activity entry): state updates of one recorded
-    batch, totals over the batch."""
+    batch over its valid ``steps``, totals over the batch."""
     out: dict[str, int] = {}
     seen: set[tuple[int, tuple[int, ...]]] = set()
     for name, rec in activity.items():
@@ -34,15 +28,11 @@ def neuron_state_updates(
         if key in seen:  # a population recorded under two synapses (input and recurrent)
             continue
         seen.add(key)
-        mask = valid_step_mask(mem.shape[0], mem.shape[1], lengths, padded_length, extra_steps)
-        steps = mem.shape[0] * mem.shape[1] if mask is None else int(mask.sum())
-        out[name] = steps * mem[0, 0].numel()
+        out[name] = steps.count(mem) * mem[0, 0].numel()
     layers = getattr(model, "synapse_layers", None)
     if callable(layers):
         for name, layer in layers():
             if isinstance(layer, nn.RNNBase) and name in activity and "input" in activity[name]:
                 x = activity[name]["input"]
-                mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length, extra_steps)
-                steps = x.shape[0] * x.shape[1] if mask is None else int(mask.sum())
-                out[name] = steps * layer.hidden_size * layer.num_layers
+                out[name] = steps.count(x) * layer.hidden_size * layer.num_layers
     return out

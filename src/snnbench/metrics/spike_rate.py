@@ -6,12 +6,12 @@ for a rate in Hz with ``dt`` in ms.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
-from .._steps import masked_sum_count
+from ._layers import ALL_STEPS, Activity, ValidSteps
 
 
-def spiking_layer_names(model: nn.Module, activity: dict[str, dict[str, Tensor]]) -> list[str]:
+def spiking_layer_names(model: nn.Module, activity: Activity) -> list[str]:
     """Entries of ``activity`` whose ``"spikes"`` are a real neuron population, each once:
     ``model.spiking_layers`` when the model names them, else every entry with spikes."""
     names = getattr(model, "spiking_layers", None)
@@ -20,19 +20,13 @@ def spiking_layer_names(model: nn.Module, activity: dict[str, dict[str, Tensor]]
     return [n for n, rec in activity.items() if "spikes" in rec]
 
 
-def spike_counts(
-    model: nn.Module,
-    activity: dict[str, dict[str, Tensor]],
-    *,
-    lengths: Tensor | None = None,
-    padded_length: int | None = None,
-    extra_steps: int = 0,
-) -> dict[str, tuple[float, int]]:
-    """Per spiking layer: (total spikes, neuron-steps) of one recorded batch; the rate is
-    their ratio (accumulate both over batches before dividing)."""
+def spike_counts(model: nn.Module, activity: Activity,
+                 steps: ValidSteps = ALL_STEPS) -> dict[str, tuple[float, int]]:
+    """Per spiking layer: (total spikes, neuron-steps) of one recorded batch over its valid
+    ``steps``; the rate is their ratio (accumulate both over batches before dividing)."""
     out: dict[str, tuple[float, int]] = {}
     for name in spiking_layer_names(model, activity):
-        total, _, count = masked_sum_count(activity[name]["spikes"], lengths, padded_length, extra_steps)
+        total, _, count = steps.sum_count(activity[name]["spikes"])
         out[name] = (total, count)
     return out
 

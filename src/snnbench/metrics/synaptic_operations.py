@@ -30,7 +30,16 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from ._layers import LayerKind, binary_like, fan_out_map, is_time_first, layer_kind, valid_step_mask
+from ._layers import (
+    ALL_STEPS,
+    Activity,
+    LayerKind,
+    ValidSteps,
+    binary_like,
+    fan_out_map,
+    is_time_first,
+    layer_kind,
+)
 
 
 @dataclass
@@ -134,7 +143,7 @@ def layer_synaptic_operations(
     ``inputs`` is what entered the layer: ``[B, ...]`` or time-first ``[T, B, ...]``. With
     ``lengths`` ``[B]`` and ``padded_length`` (the padded series length of the batch), the
     padding steps of time-first inputs are not counted (``extra_steps``: see
-    :func:`~snnbench.metrics._layers.valid_step_mask`).
+    :class:`~snnbench.metrics._layers.ValidSteps`).
     """
     if not isinstance(inputs, Tensor):
         raise ValueError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
@@ -143,7 +152,7 @@ def layer_synaptic_operations(
     time_first = is_time_first(layer, x)
     mask = None
     if time_first:
-        mask = valid_step_mask(x.shape[0], x.shape[1], lengths, padded_length, extra_steps)
+        mask = ValidSteps(lengths, padded_length, extra_steps).mask(x)
         if mask is not None:
             mask = mask.to(x.device)
     if kind == "rnn":
@@ -157,14 +166,8 @@ def layer_synaptic_operations(
     return SynOps(dense, mac, ac)
 
 
-def synaptic_operations(
-    model: nn.Module,
-    activity: dict[str, dict[str, Tensor]],
-    *,
-    lengths: Tensor | None = None,
-    padded_length: int | None = None,
-    extra_steps: int = 0,
-) -> dict[str, SynOps]:
+def synaptic_operations(model: nn.Module, activity: Activity,
+                        steps: ValidSteps = ALL_STEPS) -> dict[str, SynOps]:
     """Per synapse layer of ``model`` (``model.synapse_layers()``), the counts of the last
     recorded forward pass (``activity = model.last_activity``), totals over its batch.
 
@@ -182,6 +185,7 @@ def synaptic_operations(
                 f"synapse layer {name!r} has no recorded 'input' in last_activity "
                 f"(recorded: {sorted(activity)}); run forward with model.record = True"
             )
-        out[name] = layer_synaptic_operations(layer, rec["input"], lengths=lengths, padded_length=padded_length,
-                                              extra_steps=extra_steps)
+        out[name] = layer_synaptic_operations(layer, rec["input"], lengths=steps.lengths,
+                                              padded_length=steps.padded_length,
+                                              extra_steps=steps.extra_steps)
     return out

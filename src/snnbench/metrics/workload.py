@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from .._validation import check_int
 from .activation_sparsity import activation_counts, activation_sparsity
 from .classification_accuracy import classification_accuracy
-from ._layers import binary_like, extra_steps_of, padded_length_of
+from ._layers import ValidSteps, binary_like, extra_steps_of, padded_length_of
 from .energy import EnergyModel, check_energy_model, estimate_energy
 from .neuron_updates import neuron_state_updates
 from .spike_rate import spike_counts, spike_rates
@@ -63,8 +63,8 @@ class WorkloadAccumulator:
                 "when model.record is True"
             )
         # frames the model appends after each input (delay SNNs) belong to the sample
-        kw = dict(lengths=lengths, padded_length=padded_length, extra_steps=extra_steps_of(model))
-        for name, ops in synaptic_operations(model, activity, **kw).items():
+        steps = ValidSteps(lengths, padded_length, extra_steps_of(model))
+        for name, ops in synaptic_operations(model, activity, steps).items():
             self.ops[name] = self.ops.get(name, SynOps()) + ops
         for name, layer in model.synapse_layers():
             self.layer_types.setdefault(name, type(layer).__name__)
@@ -72,9 +72,9 @@ class WorkloadAccumulator:
             kinds.add("AC" if binary_like(activity[name]["input"]) else "MAC")
             if isinstance(layer, nn.RNNBase):
                 kinds.add("MAC")  # the recurrent operand h_{t-1} is analog
-        _add_pairs(self.spikes, spike_counts(model, activity, **kw))
-        _add_pairs(self.activations, activation_counts(model, activity, logits, **kw))
-        for name, n in neuron_state_updates(model, activity, **kw).items():
+        _add_pairs(self.spikes, spike_counts(model, activity, steps))
+        _add_pairs(self.activations, activation_counts(model, activity, logits, steps))
+        for name, n in neuron_state_updates(model, activity, steps).items():
             self.updates[name] = self.updates.get(name, 0) + n
         self.samples += int(labels.shape[0])
         self.correct += int((logits.argmax(1) == labels.to(logits.device)).sum())

@@ -42,6 +42,14 @@ def _widths(name: str, widths: Sequence[int] | int, *, allow_empty: bool = True)
     return out
 
 
+def check_batch_shape(x: Tensor, shape: tuple[int, ...]) -> None:
+    """``x`` must be a batch ``[B, *shape]`` of samples of ``shape``."""
+    if tuple(x.shape[1:]) != shape:
+        raise ValueError(
+            f"x must have shape [B, {', '.join(map(str, shape))}], got {tuple(x.shape)}"
+        )
+
+
 class _Recording(nn.Module):
     """Shared ``record`` / ``last_activity`` bookkeeping."""
 
@@ -59,6 +67,19 @@ class _Recording(nn.Module):
         for name, mod in self.named_modules():
             if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.GRU, nn.LSTM)):
                 yield name, mod
+
+    def _dense_head(self, h: Tensor, drop: nn.Module | None = None) -> Tensor:
+        """``[Linear -> ReLU (-> drop)]`` per ``self.hidden_layers``, then ``self.out``:
+        the logits of flat features ``h`` ``[B, F]``, each layer recorded."""
+        for i, layer in enumerate(self.hidden_layers):
+            inp = h
+            h = torch.relu(layer(h))
+            self._keep(f"hidden_layers.{i}", input=inp, output=h)
+            if drop is not None:
+                h = drop(h)
+        logits = self.out(h)
+        self._keep("out", input=h, output=logits)
+        return logits
 
 
 class MLP(_Recording):
@@ -87,20 +108,8 @@ class MLP(_Recording):
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"x must have shape [B, {', '.join(map(str, self.input_shape))}], "
-                f"got {tuple(x.shape)}"
-            )
-        h = x.flatten(1)
-        for i, layer in enumerate(self.hidden_layers):
-            inp = h
-            h = torch.relu(layer(h))
-            self._keep(f"hidden_layers.{i}", input=inp, output=h)
-            h = self.drop(h)
-        logits = self.out(h)
-        self._keep("out", input=h, output=logits)
-        return logits
+        check_batch_shape(x, self.input_shape)
+        return self._dense_head(x.flatten(1), self.drop)
 
 
 class CNN(_Recording):
@@ -146,24 +155,13 @@ class CNN(_Recording):
         self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
         check_tensor("x", x, ndim=4, finite=False)
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"x must have shape [B, {', '.join(map(str, self.input_shape))}], "
-                f"got {tuple(x.shape)}"
-            )
+        check_batch_shape(x, self.input_shape)
         h = x
         for i, (conv, pool) in enumerate(zip(self.convs, self.pools)):
             inp = h
             h = pool(torch.relu(conv(h)))
             self._keep(f"convs.{i}", input=inp, output=h)
-        h = h.flatten(1)
-        for i, layer in enumerate(self.hidden_layers):
-            inp = h
-            h = torch.relu(layer(h))
-            self._keep(f"hidden_layers.{i}", input=inp, output=h)
-        logits = self.out(h)
-        self._keep("out", input=h, output=logits)
-        return logits
+        return self._dense_head(h.flatten(1))
 
 
 def _kernel_list(kernel_size: int | Sequence[int], n: int) -> list[int]:
@@ -231,6 +229,23 @@ def _as_sequence(x: Tensor) -> Tensor:
     )
 
 
+def as_checked_sequence(x: Tensor, input_size: int, lengths: Tensor | None) -> Tensor:
+    """:func:`_as_sequence` of ``x`` with ``input_size`` features per step, and ``lengths``
+    (when given) ``[B]`` valid steps each in ``[1, L]``; returns ``[B, L, C]``."""
+    seq = _as_sequence(x)
+    if seq.shape[-1] != input_size:
+        raise ValueError(f"x must have {input_size} features per step, got shape {tuple(x.shape)}")
+    b, length, _ = seq.shape
+    if lengths is not None:
+        check_tensor("lengths", lengths, ndim=1, finite=False)
+        if lengths.shape[0] != b or int(lengths.min()) < 1 or int(lengths.max()) > length:
+            raise ValueError(
+                f"lengths must be [B]={b} values in [1, {length}], got "
+                f"{lengths.tolist() if lengths.numel() <= 8 else tuple(lengths.shape)}"
+            )
+    return seq
+
+
 def sequence_input_size(input_shape: Sequence[int]) -> int:
     """Features per step the recurrent baselines see for a sample of ``input_shape``."""
     shape = _shape("input_shape", input_shape)
@@ -273,21 +288,11 @@ class _RNNClassifier(_Recording):
         self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
         """Logits from the top layer's hidden state at each sample's last valid step."""
-        seq = _as_sequence(x)
-        if seq.shape[-1] != self.input_size:
-            raise ValueError(
-                f"x must have {self.input_size} features per step, got shape {tuple(x.shape)}"
-            )
-        b, length, _ = seq.shape
+        seq = as_checked_sequence(x, self.input_size, lengths)
+        length = seq.shape[1]
         if lengths is None:
             out, state = self.rnn(seq)
         else:
-            check_tensor("lengths", lengths, ndim=1, finite=False)
-            if lengths.shape[0] != b or int(lengths.min()) < 1 or int(lengths.max()) > length:
-                raise ValueError(
-                    f"lengths must be [B]={b} values in [1, {length}], got "
-                    f"{lengths.tolist() if lengths.numel() <= 8 else tuple(lengths.shape)}"
-                )
             # packing makes the recurrence stop at each sample's own length, so padding never
             # enters the final state
             packed = pack_padded_sequence(

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_int
-from .ann import _as_sequence, _Recording
+from .ann import _Recording, as_checked_sequence
 from .readout import lengths_to_mask
 
 
@@ -40,17 +40,11 @@ class CNN1d(_Recording):
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        seq = _as_sequence(x)
-        if seq.shape[-1] != self.input_size:
-            raise ValueError(
-                f"x must have {self.input_size} features per step, got shape {tuple(x.shape)}"
-            )
+        seq = as_checked_sequence(x, self.input_size, lengths)
         b, length, _ = seq.shape
         if lengths is None:
             mask = torch.ones(b, 1, length, dtype=seq.dtype, device=seq.device)
         else:
-            if lengths.shape != (b,) or int(lengths.min()) < 1 or int(lengths.max()) > length:
-                raise ValueError(f"lengths must be [B]={b} values in [1, {length}]")
             mask = lengths_to_mask(lengths, length).to(seq.dtype).t().unsqueeze(1)  # [B, 1, L]
         h = seq.transpose(1, 2) * mask
         for i, conv in enumerate(self.convs):

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from .._validation import check_choice, check_range
 from ..neurons import IF, LIF, AdaptiveLIF, Izhikevich
 
-__all__ = ["NEURONS", "make_neuron", "fold", "LeakyIntegrator", "resolve_output_beta"]
+__all__ = ["NEURONS", "make_neuron", "fold", "LeakyIntegrator", "resolve_output_beta",
+           "last_membrane"]
 
 #: Neuron names accepted by the builders -> module classes of snnbench.neurons. A new neuron
 #: kind becomes available to every builder by one entry here.
@@ -85,3 +86,13 @@ def resolve_output_beta(neuron_kwargs: dict[str, Any], output_beta: float | None
     if "tau_mem" in neuron_kwargs:
         return math.exp(-float(neuron_kwargs.get("dt", 1.0)) / float(neuron_kwargs["tau_mem"]))
     return 0.9
+
+
+def last_membrane(module: nn.Module, where: str, fix: str) -> Tensor:
+    """The membrane trace ``module`` kept of its last call (``module.last_membrane``); a
+    module that keeps none is an error naming ``where`` it was needed and the ``fix``."""
+    mem = getattr(module, "last_membrane", None)
+    if mem is None:
+        raise ValueError(f"{where}: {type(module).__name__} keeps no membrane trace "
+                         f"(last_membrane); {fix}")
+    return mem

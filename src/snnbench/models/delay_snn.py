@@ -143,7 +143,7 @@ class DelaySNN(SpikingClassifier):
         """The delayed synapse layers in forward order."""
         return [syn for _, syn, _ in self._layers() if isinstance(syn, DelayedLinear)]
 
-    def run(self, seq: Tensor) -> Tensor:
+    def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)
         for name, syn, nrn in self._layers():
             if isinstance(syn, DelayedLinear):
@@ -153,12 +153,11 @@ class DelaySNN(SpikingClassifier):
             h = self._neuron_run(name, nrn, h, current)
         return h
 
-    def forward(
-        self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Logits ``[B, K]``; ``extra_steps`` zero frames follow each sample's last valid step."""
-        if self.record:
-            self.last_activity = {}
+    def _network_input(
+        self, x: Tensor, lengths: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """The encoded input followed by ``extra_steps`` zero frames after each sample's
+        last valid step."""
         seq, mask = self.encode(x, lengths, generator)
         if self.extra_steps:
             e = self.extra_steps
@@ -167,8 +166,7 @@ class DelaySNN(SpikingClassifier):
                 # mask is 1 on each sample's prefix t < L_b; prepending e ones shifts that
                 # prefix to t < L_b + e, the sample's window extended by e steps
                 mask = torch.cat([mask.new_ones(e, mask.shape[1]), mask], 0)
-        out = self.run(seq)
-        return self._readout_fn(out, mask)
+        return seq, mask
 
     def extra_repr(self) -> str:
         return (

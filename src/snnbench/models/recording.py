@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .components import last_membrane
+
 __all__ = ["LayerRecord", "Recorder", "layer_names", "record", "resolve_layers"]
 
 
@@ -117,7 +119,16 @@ def _detach_state(state: Any) -> Any:
 
 
 class Recorder:
-    """Forward hooks that collect layer activity; use through :func:`record`."""
+    """Context manager recording ``layers`` (names or module paths; all neuron
+    populations when None) of ``model`` during every forward pass inside the block
+    (forward hooks; use as :func:`record`).
+
+    ``spikes`` ``[T, B, n]``, ``membrane`` (pre-reset ``h_t``; for a non-spiking output
+    integrator its potential ``v_t``), ``state`` (final state of the last call); other
+    modules (a Linear, a Conv2d) record their ``output`` as they return it (the builders' folded
+    synapses give ``[T*B, ...]``), concatenated along dim 0, without the bounds. See the module docstring for
+    the memory bounds.
+    """
 
     def __init__(
         self,
@@ -212,12 +223,7 @@ class Recorder:
                 if self.want_spikes:
                     rec._add("spikes", self._select(name, out, remaining))
                 if self.want_membrane:
-                    mem = getattr(module, "last_membrane", None)
-                    if mem is None:
-                        raise ValueError(
-                            f"layer {name!r} ({type(module).__name__}) keeps no membrane trace; "
-                            "record it with membrane=False"
-                        )
+                    mem = last_membrane(module, f"layer {name!r}", "record it with membrane=False")
                     rec._add("membrane", self._select(name, mem, remaining))
             elif is_integrator:
                 if self.want_membrane:
@@ -270,29 +276,5 @@ class Recorder:
         return self.records.keys()
 
 
-def record(
-    model: nn.Module,
-    layers: Iterable[str] | str | None = None,
-    *,
-    spikes: bool = True,
-    membrane: bool = False,
-    state: bool = False,
-    neurons: int | Sequence[int] | None = None,
-    steps: slice | None = None,
-    max_samples: int | None = None,
-    reduce: str | None = None,
-    to_cpu: bool = False,
-) -> Recorder:
-    """Context manager recording ``layers`` (names or module paths; all neuron
-    populations when None) of ``model`` during every forward pass inside the block.
-
-    ``spikes`` ``[T, B, n]``, ``membrane`` (pre-reset ``h_t``; for a non-spiking output
-    integrator its potential ``v_t``), ``state`` (final state of the last call); other
-    modules (a Linear, a Conv2d) record their ``output`` as they return it (the builders' folded
-    synapses give ``[T*B, ...]``), concatenated along dim 0, without the bounds. See the module docstring for
-    the memory bounds.
-    """
-    return Recorder(
-        model, layers, spikes=spikes, membrane=membrane, state=state, neurons=neurons,
-        steps=steps, max_samples=max_samples, reduce=reduce, to_cpu=to_cpu,
-    )
+#: ``with record(model, ...) as rec:`` -- the entry point (the class's own name).
+record = Recorder

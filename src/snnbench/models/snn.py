@@ -43,8 +43,15 @@ from torch import Tensor, nn
 from .._validation import check_choice, check_int, check_tensor
 from ..synapses.event_linear import EventLinear
 from ..neurons import RecurrentLIF
-from .ann import _conv_stack, _kernel_list, _shape, _widths
-from .components import NEURONS, LeakyIntegrator, fold, make_neuron, resolve_output_beta
+from .ann import _conv_stack, _kernel_list, _shape, _widths, check_batch_shape
+from .components import (
+    NEURONS,
+    LeakyIntegrator,
+    fold,
+    last_membrane,
+    make_neuron,
+    resolve_output_beta,
+)
 from .readout import MEMBRANE_READOUTS, READOUTS, get_masked_readout, lengths_to_mask
 
 SERIES_ENCODERS = ("direct", "delta", "population")
@@ -160,11 +167,8 @@ class SpikingClassifier(nn.Module):
                     f"x must have shape [B, L, {self.input_shape[1]}] (series with "
                     f"{self.input_shape[1]} channels), got {tuple(x.shape)}"
                 )
-        elif tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"x must have shape [B, {', '.join(map(str, self.input_shape))}], "
-                f"got {tuple(x.shape)}"
-            )
+        else:
+            check_batch_shape(x, self.input_shape)
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
         seq = self._encode_raw(x, generator)
@@ -207,12 +211,8 @@ class SpikingClassifier(nn.Module):
             neuron.record = self.record
         s, _ = neuron(current)
         if self.record:
-            mem = getattr(neuron, "last_membrane", None)
-            if mem is None:
-                raise ValueError(
-                    f"record=True needs neurons that keep last_membrane; {type(neuron).__name__} "
-                    "does not"
-                )
+            mem = last_membrane(neuron, f"record=True (layer {name!r})",
+                                "use a neuron module that records its membrane")
             self.last_activity[name] = {
                 "input": inp.detach(),
                 "spikes": s.detach(),
@@ -238,9 +238,17 @@ class SpikingClassifier(nn.Module):
         for name, syn, _ in self._layers():
             yield name, syn
 
-    def run(self, seq: Tensor) -> Tensor:
-        """Time-first encoded input -> output layer activity ``[T, B, K]``."""
+    def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Time-first encoded input -> output layer activity ``[T, B, K]``; stochastic
+        layers (dropout) draw from ``generator``."""
         raise TypeError(f"{type(self).__name__} must define run()")
+
+    def _network_input(
+        self, x: Tensor, lengths: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """What :meth:`forward` runs the network on: :meth:`encode`'s sequence and readout
+        mask (a subclass may rearrange ``x`` first or append steps)."""
+        return self.encode(x, lengths, generator)
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
@@ -248,9 +256,8 @@ class SpikingClassifier(nn.Module):
         """Logits ``[B, K]`` (spike counts or membrane scores of the output layer)."""
         if self.record:
             self.last_activity = {}
-        seq, mask = self.encode(x, lengths, generator)
-        out = self.run(seq)
-        return self._readout_fn(out, mask)
+        seq, mask = self._network_input(x, lengths, generator)
+        return self._readout_fn(self.run(seq, generator), mask)
 
     @property
     def spiking_layers(self) -> tuple[str, ...]:
@@ -310,7 +317,7 @@ class FeedForwardSNN(SpikingClassifier):
             yield f"fc{i + 1}", fc, nrn
         yield "out", self.out, self.out_neurons
 
-    def run(self, seq: Tensor) -> Tensor:
+    def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)
         for i, (name, syn, nrn) in enumerate(self._layers()):
             h = self._neuron_run(name, nrn, h, self._synapse(syn, h, first=i == 0))
@@ -391,7 +398,7 @@ class ConvSNN(SpikingClassifier):
             yield f"fc{i + 1}", fc, nrn
         yield "out", self.out, self.out_neurons
 
-    def run(self, seq: Tensor) -> Tensor:
+    def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq
         for i, (conv, pl, nrn) in enumerate(zip(self.convs, self.pools, self.conv_neurons)):
             current = self._synapse(lambda z, c=conv, p=pl: p(c(z)), h, first=i == 0)
@@ -447,7 +454,7 @@ class RecurrentSNN(SpikingClassifier):
             yield f"rec{i + 1}_rec", rec.fc_rec, rec
         yield "out", self.out, self.out_neurons
 
-    def run(self, seq: Tensor) -> Tensor:
+    def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)
         for i, rec in enumerate(self.recs):
             rec.record = self.record

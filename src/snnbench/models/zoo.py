@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_positive, check_range
-from .ann import _Recording, _shape, _widths
+from .ann import _Recording, _shape, _widths, check_batch_shape
 from .blocks import (
     NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, make_norm,
     make_pool,
@@ -163,6 +163,16 @@ def _record_inputs(net: nn.Module, activity: dict[str, dict[str, Tensor]], t: in
             if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+def _base_neuron(neuron: str, neuron_kwargs: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The base class's neuron and keywords for a zoo neuron kind (``"lif"``, ``"if"``,
+    ``"plif"``): PLIF is LIF with ``learn_tau=True``."""
+    check_choice("neuron", neuron, NEURON_KINDS)
+    nkw = dict(neuron_kwargs or {})
+    if neuron == "plif":
+        nkw["learn_tau"] = True
+    return ("if" if neuron == "if" else "lif"), nkw
+
+
 class _SpikingZoo(SpikingClassifier):
     kind = ""
 
@@ -183,13 +193,10 @@ class _SpikingZoo(SpikingClassifier):
         shape = _shape("input_shape", input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) for a spiking {self.kind}, got {shape}")
-        check_choice("neuron", neuron, NEURON_KINDS)
-        nkw = dict(neuron_kwargs or {})
-        if neuron == "plif":
-            nkw["learn_tau"] = True
-        # the base class builds the encoder and output layer; PLIF is LIF with learn_tau
+        # the base class builds the encoder and output layer
+        base, nkw = _base_neuron(neuron, neuron_kwargs)
         super().__init__(
-            shape, num_classes, neuron="if" if neuron == "if" else "lif", neuron_kwargs=nkw,
+            shape, num_classes, neuron=base, neuron_kwargs=nkw,
             encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
             readout=readout, output_beta=output_beta,
         )
@@ -243,14 +250,6 @@ class _SpikingZoo(SpikingClassifier):
                 nrn.last_spikes = None
         return out
 
-    def forward(
-        self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
-    ) -> Tensor:
-        if self.record:
-            self.last_activity = {}
-        seq, mask = self.encode(x, lengths, generator)
-        return self._readout_fn(self.run(seq, generator), mask)
-
     def twin(self) -> nn.Module:
         """The ANN twin: the same layers with ReLU, run once on the image."""
         cls = VGG if self.kind == "vgg" else ResNet
@@ -289,10 +288,7 @@ class _TwinZoo(_Recording):
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"x must have shape [B, {', '.join(map(str, self.input_shape))}], got {tuple(x.shape)}"
-            )
+        check_batch_shape(x, self.input_shape)
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
         if self.record:
@@ -369,12 +365,9 @@ class SpikingMLP(SpikingClassifier):
                 raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
             self.image_shape = shape
             shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
-        check_choice("neuron", neuron, NEURON_KINDS)
-        nkw = dict(neuron_kwargs or {})
-        if neuron == "plif":
-            nkw["learn_tau"] = True
+        base, nkw = _base_neuron(neuron, neuron_kwargs)
         super().__init__(
-            shape, num_classes, neuron="if" if neuron == "if" else "lif", neuron_kwargs=nkw,
+            shape, num_classes, neuron=base, neuron_kwargs=nkw,
             encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
             readout=readout, output_beta=output_beta,
         )
@@ -411,20 +404,14 @@ class SpikingMLP(SpikingClassifier):
                 self.last_activity[f"fc{i + 1}"] = {"input": inp.detach(), "spikes": h.detach()}
         return self._neuron_run("out", self.out_neurons, h, Folded(self.out)(h))
 
-    def forward(
-        self, x: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
-    ) -> Tensor:
-        if self.record:
-            self.last_activity = {}
+    def _network_input(
+        self, x: Tensor, lengths: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor | None]:
         if self.rows:
-            if tuple(x.shape[1:]) != self.image_shape:
-                raise ValueError(
-                    f"x must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(x.shape)}"
-                )
+            check_batch_shape(x, self.image_shape)
             b, c, hgt, w = x.shape
             x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
-        seq, mask = self.encode(x, lengths, generator)
-        return self._readout_fn(self.run(seq, generator), mask)
+        return self.encode(x, lengths, generator)
 
 
 __all__ = ["SpikingVGG", "SpikingResNet", "SpikingMLP", "VGG", "ResNet", "VGG11", "n_neuron_layers"]

@@ -4,11 +4,13 @@ over time) or one registered kernel of a backend."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import torch
 
+from .._validation import check_tensor
 from . import kernels
-from ._checks import as_tensor, check_broadcast
+from ._checks import as_tensor, check_broadcast, check_seq
 
 
 def scan(step: Callable, xs: Sequence[torch.Tensor], state, return_membrane: bool):
@@ -40,3 +42,44 @@ def run_fused(kind: str, x_seq: torch.Tensor, states: tuple, decays: dict, p, ba
     c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
                        bool(p.detach_reset), p.surrogate, extra)
     return kernels.run(kind, kernels.resolve(x_seq, backend, kind), x_seq, states, tuple(params), c)
+
+
+class Kind(NamedTuple):
+    """What :func:`run_kind` and :func:`step_kind` need of a neuron kind.
+
+    ``default()`` gives the parameters used when ``p`` is None; ``check(p)`` validates
+    them (and returns them); ``prepare(state, x, p)`` turns ``state`` (or None: rest) into
+    the kind's state shaped like one step ``x``; ``core(x, state, p) -> (s, h, state)``
+    is the reference step; ``kernel(x_seq, state, p, backend) -> (spikes, state)`` runs
+    the whole sequence in a registered kernel, when ``fits_kernel(p)`` (None: no kernel).
+    """
+
+    default: Callable[[], Any]
+    check: Callable[[Any], Any]
+    prepare: Callable[[Any, torch.Tensor, Any], Any]
+    core: Callable
+    kernel: Callable | None = None
+    fits_kernel: Callable[[Any], bool] = lambda p: True
+
+
+def step_kind(kind: Kind, x: torch.Tensor, state, p, validate: bool, name: str = "x"):
+    """One step of ``kind``: ``(spikes, new_state)``; ``validate=False`` skips the checks."""
+    if validate:
+        check_tensor(name, x, min_ndim=1)
+        kind.check(p)
+    s, _, new = kind.core(x, kind.prepare(state, x, p), p)
+    return s, new
+
+
+def run_kind(kind: Kind, x_seq: torch.Tensor, state, p, return_membrane: bool, fused: bool,
+             backend: str, check_finite: bool):
+    """The multi-step function of every kind (``lif``, ``alif``, ``cuba_lif``,
+    ``izhikevich``): validate once, then the kind's kernel when the call fits it (no
+    membrane trace asked for), else the reference step in :func:`scan`."""
+    check_seq(x_seq, finite=check_finite)
+    p = kind.default() if p is None else kind.check(p)
+    if fused and not return_membrane and kind.kernel is not None and kind.fits_kernel(p):
+        return kind.kernel(x_seq, kind.prepare(state, x_seq.detach()[0], p), p, backend)
+    xs = x_seq.unbind(0)
+    return scan(lambda x, st: kind.core(x, st, p), xs, kind.prepare(state, xs[0], p),
+                return_membrane)

@@ -33,15 +33,14 @@ from typing import NamedTuple
 
 import torch
 
-from .._validation import check_positive, check_range, check_tensor
+from .._validation import check_positive, check_range
 from ._checks import (
     TensorLike,
     check_membrane_params,
-    check_seq,
     check_state_shape,
     decay_from_tau,
 )
-from ._scan import run_fused, scan
+from ._scan import Kind, run_fused, run_kind, step_kind
 from .lif import _core_step, beta_from_tau
 from .surrogate import ATan, Surrogate
 
@@ -138,47 +137,38 @@ def _alif_core(x, state: ALIFState, p: ALIFParams):
     return s, h, ALIFState(v, theta, ref)
 
 
-def alif_step(
-    x: torch.Tensor, state: ALIFState | None, p: ALIFParams, *, validate: bool = True
-) -> tuple[torch.Tensor, ALIFState]:
+def _alif_kernel(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str):
+    s, v, theta = run_fused("alif", x_seq, (st.v, st.theta),
+                            {"beta": p.beta, "theta_decay": p.theta_decay}, p, backend,
+                            (float(p.theta_plus),))
+    return s, ALIFState(v, theta, st.refractory)
+
+
+# the kernel has no refractory counter, takes the threshold as a number and decays theta
+# after the threshold test
+_ALIF = Kind(
+    default=lambda: ALIFParams(beta=0.9), check=check_alif_params,
+    prepare=lambda state, x, p: _prepare_state(state, x), core=_alif_core, kernel=_alif_kernel,
+    fits_kernel=lambda p: (p.refractory_steps == 0 and not p.theta_decays_first
+                           and not isinstance(p.threshold, torch.Tensor)),
+)
+
+
+def alif_step(x: torch.Tensor, state: ALIFState | None, p: ALIFParams, *,
+              validate: bool = True) -> tuple[torch.Tensor, ALIFState]:
     """Advance one step; ``x`` ``[B, ...]``. Returns ``(spikes, new_state)``.
 
     ``validate=False`` skips the argument checks (for hot loops that checked once)."""
-    if validate:
-        check_tensor("x", x, min_ndim=1)
-        check_alif_params(p)
-    s, _, new = _alif_core(x, _prepare_state(state, x), p)
-    return s, new
+    return step_kind(_ALIF, x, state, p, validate)
 
 
-def alif(
-    x_seq: torch.Tensor,
-    state: ALIFState | None = None,
-    p: ALIFParams | None = None,
-    *,
-    return_membrane: bool = False,
-    fused: bool = True,
-    backend: str = "auto",
-    check_finite: bool = True,
-):
+def alif(x_seq: torch.Tensor, state: ALIFState | None = None, p: ALIFParams | None = None, *,
+         return_membrane: bool = False, fused: bool = True, backend: str = "auto",
+         check_finite: bool = True):
     """Run the adaptive LIF over ``x_seq`` ``[T, B, ...]``.
 
     ``p`` defaults to ``ALIFParams(beta=0.9)``. Returns ``(spikes, state)`` or, with
     ``return_membrane=True``, ``(spikes, state, membrane)`` (pre-reset ``h_t``).
     ``fused``, ``backend`` and ``check_finite`` as in :func:`snnbench.neurons.lif.lif`.
     """
-    check_seq(x_seq, finite=check_finite)
-    p = ALIFParams(beta=0.9) if p is None else check_alif_params(p)
-    xs = x_seq.unbind(0)
-    st = _prepare_state(state, xs[0])
-    if (fused and p.refractory_steps == 0 and not return_membrane and not p.theta_decays_first
-            and not isinstance(p.threshold, torch.Tensor)):
-        return _alif_fused(x_seq, st, p, backend)
-    return scan(lambda x, state: _alif_core(x, state, p), xs, st, return_membrane)
-
-
-def _alif_fused(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str):
-    s, v, theta = run_fused("alif", x_seq, (st.v, st.theta),
-                            {"beta": p.beta, "theta_decay": p.theta_decay}, p, backend,
-                            (float(p.theta_plus),))
-    return s, ALIFState(v, theta, st.refractory)
+    return run_kind(_ALIF, x_seq, state, p, return_membrane, fused, backend, check_finite)

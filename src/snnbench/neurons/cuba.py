@@ -28,16 +28,14 @@ from typing import NamedTuple
 
 import torch
 
-from .._validation import check_tensor
 from ._checks import (
     TensorLike,
     check_membrane_params,
-    check_seq,
     check_state_shape,
     check_unit_interval,
     decay_from_tau,
 )
-from ._scan import run_fused, scan
+from ._scan import Kind, run_fused, run_kind, step_kind
 from .surrogate import ATan, Surrogate
 
 __all__ = ["CubaLIFParams", "CubaLIFState", "check_cuba_params", "cuba_lif", "cuba_lif_step",
@@ -113,37 +111,31 @@ def _cuba_core(x, st: CubaLIFState, p: CubaLIFParams):
     return s, h, CubaLIFState(i, v)
 
 
+def _cuba_kernel(x_seq: torch.Tensor, st: CubaLIFState, p: CubaLIFParams, backend: str):
+    s, i, v = run_fused("cuba", x_seq, (st.i, st.v), {"alpha": p.alpha, "beta": p.beta}, p,
+                        backend)
+    return s, CubaLIFState(i, v)
+
+
+_CUBA = Kind(
+    default=lambda: CubaLIFParams(alpha=0.8, beta=0.9), check=check_cuba_params,
+    prepare=lambda state, x, p: _prepare_state(state, x), core=_cuba_core, kernel=_cuba_kernel,
+)
+
+
 def cuba_lif_step(x: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParams, *,
                   validate: bool = True) -> tuple[torch.Tensor, CubaLIFState]:
     """Advance one step; ``x`` ``[B, ...]``. Returns ``(spikes, new_state)``."""
-    if validate:
-        check_tensor("x", x, min_ndim=1)
-        check_cuba_params(p)
-    s, _, st = _cuba_core(x, _prepare_state(state, x), p)
-    return s, st
+    return step_kind(_CUBA, x, state, p, validate)
 
 
-def cuba_lif(
-    x_seq: torch.Tensor,
-    state: CubaLIFState | None = None,
-    p: CubaLIFParams | None = None,
-    *,
-    return_membrane: bool = False,
-    fused: bool = True,
-    backend: str = "auto",
-    check_finite: bool = True,
-):
+def cuba_lif(x_seq: torch.Tensor, state: CubaLIFState | None = None,
+             p: CubaLIFParams | None = None, *, return_membrane: bool = False,
+             fused: bool = True, backend: str = "auto", check_finite: bool = True):
     """Run the current-based LIF over ``x_seq`` ``[T, B, ...]``.
 
     ``p`` defaults to ``CubaLIFParams(alpha=0.8, beta=0.9)``. Returns ``(spikes, state)`` or,
     with ``return_membrane=True``, ``(spikes, state, membrane)`` (pre-reset ``h_t``).
     ``fused``, ``backend`` and ``check_finite`` as in :func:`snnbench.neurons.lif.lif`.
     """
-    check_seq(x_seq, finite=check_finite)
-    p = CubaLIFParams(alpha=0.8, beta=0.9) if p is None else check_cuba_params(p)
-    st = _prepare_state(state, x_seq.detach()[0])
-    if fused and not return_membrane:
-        s, i, v = run_fused("cuba", x_seq, (st.i, st.v), {"alpha": p.alpha, "beta": p.beta}, p,
-                            backend)
-        return s, CubaLIFState(i, v)
-    return scan(lambda x, state: _cuba_core(x, state, p), x_seq.unbind(0), st, return_membrane)
+    return run_kind(_CUBA, x_seq, state, p, return_membrane, fused, backend, check_finite)

@@ -36,9 +36,9 @@ from typing import NamedTuple
 
 import torch
 
-from .._validation import check_choice, check_int, check_positive, check_tensor
-from ._checks import TensorLike, check_seq, check_state_shape, check_surrogate
-from ._scan import scan
+from .._validation import check_choice, check_int, check_positive
+from ._checks import TensorLike, check_state_shape, check_surrogate
+from ._scan import Kind, run_kind, step_kind
 from .surrogate import ATan, Surrogate
 
 V_INIT = -65.0  # mV, the resting potential the paper starts every neuron from
@@ -187,44 +187,30 @@ def _izh_core(I: torch.Tensor, v: torch.Tensor, u: torch.Tensor, p: IzhikevichPa
     return spikes, membrane, v, u
 
 
-def izhikevich_step(
-    I: torch.Tensor,
-    state: IzhikevichState | None,
-    p: IzhikevichParams,
-    *,
-    validate: bool = True,
-) -> tuple[torch.Tensor, IzhikevichState]:
+def _izh_step(x: torch.Tensor, st: IzhikevichState, p: IzhikevichParams):
+    s, m, v, u = _izh_core(x, st.v, st.u, p)
+    return s, m, IzhikevichState(v, u)
+
+
+_IZH = Kind(default=regular_spiking, check=check_izhikevich_params, prepare=_prepare_state,
+            core=_izh_step)
+
+
+def izhikevich_step(I: torch.Tensor, state: IzhikevichState | None, p: IzhikevichParams, *,
+                    validate: bool = True) -> tuple[torch.Tensor, IzhikevichState]:
     """Advance ``p.dt`` ms with input current ``I`` ``[B, ...]``; returns ``(spikes, state)``.
 
     ``validate=False`` skips the argument checks (for hot loops that checked once)."""
-    if validate:
-        check_tensor("I", I, min_ndim=1)
-        check_izhikevich_params(p)
-    v, u = _prepare_state(state, I, p)
-    s, _, v, u = _izh_core(I, v, u, p)
-    return s, IzhikevichState(v, u)
+    return step_kind(_IZH, I, state, p, validate, name="I")
 
 
-def izhikevich(
-    x_seq: torch.Tensor,
-    state: IzhikevichState | None = None,
-    p: IzhikevichParams | None = None,
-    *,
-    return_membrane: bool = False,
-    check_finite: bool = True,
-):
+def izhikevich(x_seq: torch.Tensor, state: IzhikevichState | None = None,
+               p: IzhikevichParams | None = None, *, return_membrane: bool = False,
+               check_finite: bool = True):
     """Run over an input current ``x_seq`` ``[T, B, ...]`` (one step = ``p.dt`` ms).
 
     ``p`` defaults to :func:`regular_spiking`. Returns ``(spikes, state)`` or, with
     ``return_membrane=True``, ``(spikes, state, membrane)`` where the membrane is ``v`` in
     mV after each step, drawn at ``v_peak`` on steps with a spike.
     """
-    check_seq(x_seq, finite=check_finite)
-    p = regular_spiking() if p is None else check_izhikevich_params(p)
-    xs = x_seq.unbind(0)
-
-    def step(x, st):
-        s, m, v, u = _izh_core(x, st.v, st.u, p)
-        return s, m, IzhikevichState(v, u)
-
-    return scan(step, xs, _prepare_state(state, xs[0], p), return_membrane)
+    return run_kind(_IZH, x_seq, state, p, return_membrane, False, "auto", check_finite)

@@ -34,16 +34,15 @@ from typing import NamedTuple
 
 import torch
 
-from .._validation import check_choice, check_positive, check_tensor
+from .._validation import check_choice, check_positive
 from ._checks import (
     RESETS,
     TensorLike,
     check_membrane_params,
-    check_seq,
     check_state_shape,
     decay_from_tau,
 )
-from ._scan import run_fused, scan
+from ._scan import Kind, run_fused, run_kind, step_kind
 from .surrogate import ATan, Surrogate, get_surrogate
 
 __all__ = ["LIFParams", "LIFState", "RESETS", "beta_from_tau", "check_lif_params", "if_neuron",
@@ -169,35 +168,39 @@ def _core_step(
     return s, h, v_new, ref
 
 
-def lif_step(
-    x: torch.Tensor, state: LIFState | None, p: LIFParams, *, validate: bool = True
-) -> tuple[torch.Tensor, LIFState]:
+def _lif_core(x: torch.Tensor, st: LIFState, p: LIFParams):
+    """The reference step on ``LIFParams``: ``(spikes, h, state)``."""
+    s, h, v, ref = _core_step(x, st.v, st.refractory, p.beta, p.threshold, p.reset,
+                              float(p.v_reset), p.refractory_steps, p.surrogate, p.detach_reset)
+    return s, h, LIFState(v, ref)
+
+
+def _lif_kernel(x_seq: torch.Tensor, st: LIFState, p: LIFParams, backend: str):
+    spikes, v = run_fused("lif", x_seq, (st.v,), {"beta": p.beta}, p, backend)
+    return spikes, LIFState(v, st.refractory)
+
+
+# the kernels have no refractory counter and take the threshold as a number
+_LIF = Kind(
+    default=lambda: LIFParams(beta=0.9), check=check_lif_params,
+    prepare=lambda state, x, p: _prepare_state(state, x), core=_lif_core, kernel=_lif_kernel,
+    fits_kernel=lambda p: p.refractory_steps == 0 and not isinstance(p.threshold, torch.Tensor),
+)
+
+
+def lif_step(x: torch.Tensor, state: LIFState | None, p: LIFParams, *,
+             validate: bool = True) -> tuple[torch.Tensor, LIFState]:
     """Advance one time step. ``x``: input current ``[B, ...]`` (threshold units).
 
     Returns ``(spikes, new_state)`` with spikes 0./1. in ``x``'s dtype. ``validate=False``
     skips the argument checks (for hot loops that checked once).
     """
-    if validate:
-        check_tensor("x", x, min_ndim=1)
-        check_lif_params(p)
-    state = _prepare_state(state, x)
-    s, _, v, ref = _core_step(
-        x, state.v, state.refractory, p.beta, p.threshold, p.reset, p.v_reset,
-        p.refractory_steps, p.surrogate, p.detach_reset,
-    )
-    return s, LIFState(v, ref)
+    return step_kind(_LIF, x, state, p, validate)
 
 
-def lif(
-    x_seq: torch.Tensor,
-    state: LIFState | None = None,
-    p: LIFParams | None = None,
-    *,
-    return_membrane: bool = False,
-    fused: bool = True,
-    backend: str = "auto",
-    check_finite: bool = True,
-):
+def lif(x_seq: torch.Tensor, state: LIFState | None = None, p: LIFParams | None = None, *,
+        return_membrane: bool = False, fused: bool = True, backend: str = "auto",
+        check_finite: bool = True):
     """Run the LIF neuron over a time-first input ``x_seq`` ``[T, B, ...]``.
 
     ``p`` defaults to ``LIFParams(beta=0.9)`` (tau_mem ~ 9.5 ms at dt = 1 ms). Returns
@@ -212,21 +215,7 @@ def lif(
     NaN/inf (for a model that checked its own input once; the layers between cannot create
     them from finite weights).
     """
-    check_seq(x_seq, finite=check_finite)
-    p = LIFParams(beta=0.9) if p is None else check_lif_params(p)
-    if fused and p.refractory_steps == 0 and not return_membrane and not isinstance(p.threshold, torch.Tensor):
-        start = _prepare_state(state, x_seq.detach()[0])
-        spikes, v = run_fused("lif", x_seq, (start.v,), {"beta": p.beta}, p, backend)
-        return spikes, LIFState(v, start.refractory)
-    xs = x_seq.unbind(0)
-    beta, thr, reset, v_reset = p.beta, p.threshold, p.reset, float(p.v_reset)
-    n_ref, sg, det = p.refractory_steps, p.surrogate, p.detach_reset
-
-    def step(x, st):
-        s, h, v, ref = _core_step(x, st.v, st.refractory, beta, thr, reset, v_reset, n_ref, sg, det)
-        return s, h, LIFState(v, ref)
-
-    return scan(step, xs, _prepare_state(state, xs[0]), return_membrane)
+    return run_kind(_LIF, x_seq, state, p, return_membrane, fused, backend, check_finite)
 
 
 # ---------------------------------------------------------------------------------------

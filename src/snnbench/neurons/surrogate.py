@@ -35,11 +35,17 @@ class _HeavisideWithSurrogate(torch.autograd.Function):
 
 
 class Surrogate(abc.ABC):
-    """Base class: subclasses define ``derivative(u)`` and its antiderivative ``primitive(u)``."""
+    """Base class: subclasses define ``derivative(u)`` and its antiderivative ``primitive(u)``,
+    and the slope ``default_alpha`` used when ``alpha`` is not given."""
 
     name = "base"
+    default_alpha: float
 
-    def __init__(self, alpha: float) -> None:
+    def __init__(self, alpha: float | None = None) -> None:
+        if alpha is None:
+            alpha = getattr(self, "default_alpha", None)
+            if alpha is None:
+                raise ValueError(f"alpha must be given: {type(self).__name__} has no default_alpha")
         self.alpha = check_positive("alpha", alpha)
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
@@ -68,9 +74,7 @@ class ATan(Surrogate):
     :math:`\sigma'(u) = \frac{\alpha/2}{1 + (\frac{\pi}{2}\alpha u)^2}` (Fang et al. 2021)."""
 
     name = "atan"
-
-    def __init__(self, alpha: float = 2.0) -> None:
-        super().__init__(alpha)
+    default_alpha = 2.0
 
     def derivative(self, u: torch.Tensor) -> torch.Tensor:
         return (self.alpha / 2) / (1 + (math.pi / 2 * self.alpha * u) ** 2)
@@ -84,9 +88,7 @@ class FastSigmoid(Surrogate):
     the derivative of :math:`\sigma(u) = u / (1 + \alpha|u|)` (peak slope 1 at u = 0)."""
 
     name = "fast_sigmoid"
-
-    def __init__(self, alpha: float = 25.0) -> None:
-        super().__init__(alpha)
+    default_alpha = 25.0
 
     def derivative(self, u: torch.Tensor) -> torch.Tensor:
         return 1.0 / (1 + self.alpha * u.abs()) ** 2
@@ -99,9 +101,7 @@ class Triangle(Surrogate):
     r"""Piecewise linear (Esser et al. 2016): :math:`\sigma'(u) = \alpha\max(0, 1 - \alpha|u|)`."""
 
     name = "triangle"
-
-    def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__(alpha)
+    default_alpha = 1.0
 
     def derivative(self, u: torch.Tensor) -> torch.Tensor:
         return self.alpha * torch.clamp(1 - self.alpha * u.abs(), min=0)
@@ -116,9 +116,7 @@ class Sigmoid(Surrogate):
     r"""Logistic: :math:`\sigma(u) = 1/(1+e^{-\alpha u})`, :math:`\sigma' = \alpha\sigma(1-\sigma)`."""
 
     name = "sigmoid"
-
-    def __init__(self, alpha: float = 4.0) -> None:
-        super().__init__(alpha)
+    default_alpha = 4.0
 
     def derivative(self, u: torch.Tensor) -> torch.Tensor:
         s = torch.sigmoid(self.alpha * u)
@@ -141,4 +139,4 @@ def get_surrogate(spec: str | Surrogate, alpha: float | None = None) -> Surrogat
     if spec not in SURROGATES:
         raise ValueError(f"surrogate must be one of {sorted(SURROGATES)}, got {spec!r}")
     cls = SURROGATES[spec]
-    return cls() if alpha is None else cls(alpha)
+    return cls(alpha)

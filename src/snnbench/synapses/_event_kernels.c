@@ -26,6 +26,14 @@ static inline void chunk_offsets(int64_t *cp, int64_t start, int64_t *fill, int6
     }
 }
 
+/* A thread's K per-input counters for the chunked transposes; NULL, with *failed set,
+ * when they cannot be allocated. */
+static int64_t *chunk_counters(int64_t K, int *failed) {
+    int64_t *fill = (int64_t *)malloc((size_t)K * sizeof(int64_t));
+    if (fill == NULL) snn_flag(failed);
+    return fill;
+}
+
 #define REAL float
 #define SUF f32
 #include "_event_kernels_body.h"
@@ -84,11 +92,8 @@ typedef struct {
 static void tr_bits_slice(void *p, int64_t c0, int64_t c1) {
     tr_bits_args *a = (tr_bits_args *)p;
     const int64_t K = a->K, KB = a->KB, rows = a->rows, N = a->N;
-    int64_t *fill = (int64_t *)malloc((size_t)K * sizeof(int64_t));
-    if (fill == NULL) {
-        snn_flag(&a->failed);
-        return;
-    }
+    int64_t *fill = chunk_counters(K, &a->failed);
+    if (fill == NULL) return;
     for (int64_t c = c0; c < c1; c++) {
         int64_t n0 = c * rows, n1 = n0 + rows < N ? n0 + rows : N;
         for (int64_t k = 0; k < K; k++) fill[k] = 0;

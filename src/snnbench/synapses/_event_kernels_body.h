@@ -159,11 +159,8 @@ typedef struct {
 static void NAME(tr_slice)(void *p, int64_t c0, int64_t c1) {
     NAME(tr_args) *a = (NAME(tr_args) *)p;
     const int64_t K = a->K, rows = a->rows, N = a->N;
-    int64_t *fill = (int64_t *)malloc((size_t)K * sizeof(int64_t));
-    if (fill == NULL) {
-        snn_flag(&a->failed);
-        return;
-    }
+    int64_t *fill = chunk_counters(K, &a->failed);
+    if (fill == NULL) return;
     for (int64_t c = c0; c < c1; c++) {
         int64_t n0 = c * rows, n1 = n0 + rows < N ? n0 + rows : N;
         for (int64_t k = 0; k < K; k++) fill[k] = 0;

@@ -47,6 +47,16 @@ def _sg_row(hb, thr, kind, alpha, c0, c1, zero, one, d):
             sg = one / (one + math.exp(-alpha * (hb[j] - thr)))
             d[j] = alpha * sg * (one - sg)
 
+@numba.njit(inline="always", **_jit)
+def _span(b, n_items, csz):
+    """Thread ``b``'s contiguous slice ``[lo, hi)`` of ``n_items`` neurons cut into slices
+    of ``csz`` (the last one shorter or empty). The slice size is computed outside the
+    parallel loop: computed inside, numba generated different machine code."""
+    lo = min(n_items, b * csz)
+    return lo, min(n_items, lo + csz)
+
+
+
 @numba.njit(parallel=True, **_jit)
 def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthreads):
     """x, s_out: [T, N]; h_out: [T, N] when save else unused; v: [N] holds v0 on
@@ -55,8 +65,7 @@ def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthrea
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
     for b in numba.prange(nblk):
-        lo = min(N, b * csz)
-        hi = min(N, lo + csz)
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         vb = v[lo:hi]
         bb = beta[lo:hi]
@@ -119,8 +128,7 @@ def _nb_lif_bwd(
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
     for b in numba.prange(nblk):
-        lo = min(N, b * csz)
-        hi = min(N, lo + csz)
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         gvb = gv[lo:hi]
         bb = beta[lo:hi]
@@ -186,8 +194,7 @@ def _nb_alif_fwd(
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
     for b in numba.prange(nblk):
-        lo = min(N, b * csz)
-        hi = min(N, lo + csz)
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         vb = v[lo:hi]
         ab = a[lo:hi]
@@ -281,8 +288,7 @@ def _nb_alif_bwd(
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
     for b in numba.prange(nblk):
-        lo = min(N, b * csz)
-        hi = min(N, lo + csz)
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         gvb = gv[lo:hi]
         gab = ga[lo:hi]

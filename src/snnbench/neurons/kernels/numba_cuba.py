@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ._contract import register
-from .numba import TwoStateKernel, _jit, _sg_row
+from .numba import TwoStateKernel, _jit, _sg_row, _span
 
 
 @numba.njit(parallel=True, **_jit)
@@ -23,8 +23,7 @@ def _nb_cuba_fwd(x, i, v, alpha, beta, thr, vr, zero, one, mode, save, s_out, h_
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
     for b in numba.prange(nblk):
-        lo = min(N, b * csz)
-        hi = min(N, lo + csz)
+        lo, hi = _span(b, N, csz)
         ib, vb, ab, bb = i[lo:hi], v[lo:hi], alpha[lo:hi], beta[lo:hi]
         for t in range(T):
             xt, st = x[t, lo:hi], s_out[t, lo:hi]
@@ -56,8 +55,7 @@ def _nb_cuba_bwd(h, cur, gs, gq, gv, i0, v0, alpha, beta, thr, vr, zero, one, mo
     nblk = max(1, nthreads)
     csz = (N + nblk - 1) // nblk
     for b in numba.prange(nblk):
-        lo = min(N, b * csz)
-        hi = min(N, lo + csz)
+        lo, hi = _span(b, N, csz)
         n = hi - lo
         gqb, gvb, ab, bb = gq[lo:hi], gv[lo:hi], alpha[lo:hi], beta[lo:hi]
         d = np.empty(n, dtype=h.dtype)
