@@ -10,7 +10,10 @@ T = 25, global batch 64, Adam), one torch thread per process, random inputs, tim
 - ``ddp``: two processes under ``DistributedDataParallel`` (gloo), batch 32 each, the
   defaults the trainer uses;
 - ``ddp-overlap``: as ``ddp`` with 1 MB gradient buckets (the all-reduce starts during the
-  backward pass) and gradients as bucket views.
+  backward pass) and gradients as bucket views;
+- ``ddp-static``: as ``ddp`` with ``static_graph=True`` and gradients as bucket views;
+- ``ddp-fp16`` / ``ddp-bf16``: as ``ddp`` with the gradients sent in half precision;
+- ``allreduce``: the all-reduce of a gradient-sized buffer alone (its cost per step).
 
     python benchmarks/ddp_anatomy.py --steps 60
 
@@ -47,13 +50,35 @@ def _build(seed: int) -> torch.nn.Module:
 def _worker(rank: int, world: int, mode: str, batch: int, steps: int, warmup: int, init_file: str,
             out: str) -> None:
     torch.set_num_threads(1)
-    if mode.startswith("ddp"):
+    if mode.startswith("ddp") or mode == "allreduce":
         dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     model = _build(0)
     if mode == "ddp":
         model = torch.nn.parallel.DistributedDataParallel(model)
     elif mode == "ddp-overlap":
         model = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=1, gradient_as_bucket_view=True)
+    elif mode == "ddp-static":
+        model = torch.nn.parallel.DistributedDataParallel(model, static_graph=True, gradient_as_bucket_view=True)
+    elif mode in ("ddp-fp16", "ddp-bf16"):
+        from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+        model = torch.nn.parallel.DistributedDataParallel(model)
+        model.register_comm_hook(None, default_hooks.fp16_compress_hook if mode == "ddp-fp16"
+                                 else default_hooks.bf16_compress_hook)
+    elif mode == "allreduce":  # the gradient's all-reduce alone, no model step
+        n = sum(p.numel() for p in model.parameters())
+        buf = torch.zeros(n)
+        times = []
+        for k in range(warmup + steps):
+            dist.barrier()
+            t0 = time.perf_counter()
+            dist.all_reduce(buf)
+            if k >= warmup:
+                times.append(time.perf_counter() - t0)
+        with open(f"{out}.{rank}", "w") as f:
+            json.dump(times, f)
+        dist.destroy_process_group()
+        return
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     g = torch.Generator().manual_seed(rank)
     x = torch.rand(batch, 1, 28, 28, generator=g)
@@ -92,7 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--modes", nargs="+", default=["single", "pair", "ddp", "ddp-overlap"])
+    ap.add_argument("--modes", nargs="+", default=["single", "pair", "allreduce", "ddp", "ddp-overlap",
+                                                    "ddp-static", "ddp-fp16"])
     ap.add_argument("--rounds", type=int, default=2, help="the modes are interleaved this many times")
     a = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -75,7 +75,9 @@ def stage_dc(a) -> None:
     xtr, ytr, xte, yte = load_mnist5k()
     for n in a.neurons:
         for seed in a.seeds:
-            kw = diehl_cook_preset(n) | {"seed": seed, "epochs": a.epochs, "rstdp_readout": a.rstdp_readout}
+            kw = diehl_cook_preset(n) | {"seed": seed, "rstdp_readout": a.rstdp_readout}
+            if a.epochs is not None:  # otherwise the preset's (3, or 7 above 400 neurons)
+                kw["epochs"] = a.epochs
             if a.presentation_ms is not None:  # e.g. 250, BindsNET's number of steps
                 kw["presentation_ms"] = a.presentation_ms
             cfg = DiehlCookConfig(**kw)
@@ -442,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("stage", choices=["dc", "grid", "speed", "render", "all"])
     ap.add_argument("--neurons", type=int, nargs="+", default=[100, 400])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=None, help="dc: instead of the preset's; grid: default 1")
     ap.add_argument("--presentation-ms", type=float, default=None, help="dc: instead of the preset's 350 ms")
     ap.add_argument("--rstdp-readout", action="store_true",
                     help="dc: also train the R-STDP readout on the last epoch's responses")
@@ -452,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.stage in ("dc", "all"):
         a_dc = argparse.Namespace(**vars(a))
-        a_dc.epochs = a.epochs or 3
+        a_dc.epochs = a.epochs
         stage_dc(a_dc)
     if a.stage in ("grid", "all"):
         a_g = argparse.Namespace(**vars(a))
