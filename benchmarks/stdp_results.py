@@ -116,13 +116,14 @@ def stage_grid(a) -> None:
 
 
 def stage_speed(a) -> None:
-    out = subprocess.run([sys.executable, str(HERE / "bindsnet_compare.py"), "--samples", str(a.peer_samples)],
-                         capture_output=True, text=True)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    out = subprocess.run([sys.executable, str(HERE / "bindsnet_compare.py"), "--samples", str(a.peer_samples),
+                          "--neurons", *map(str, a.neurons)], capture_output=True, text=True)
     print(out.stdout, out.stderr[-2000:], sep="\n")
     rows = json.loads(out.stdout.strip().splitlines()[-1])
     for r in rows:
         _update("speed", lambda old, n=r["n_neurons"]: old["n_neurons"] == n,
-                r | {"when": time.strftime("%Y-%m-%d %H:%M")})
+                r | {"when": time.strftime("%Y-%m-%d %H:%M"), "load_before": load})
 
 
 def _pct(v: float) -> str:
@@ -397,7 +398,9 @@ def render() -> str:
             be = f"{r['bindsnet_eval']:.2f}" if r.get("bindsnet_eval") else "not run"
             ratio = f"{r['snnbench_train'] / r['bindsnet_train']:.0f}x" if r.get("bindsnet_train") else "n/a"
             L.append(f"| {r['n_neurons']} | {r['snnbench_train']:.0f} | {r['snnbench_eval']:.0f} | {bt} | {be} | {ratio} |")
-        L += ["", "Both measured in the same session, one after the other, under the same load and nice",
+        when = sorted({f"{r['when']} UTC (load average before: {r['load_before']})" for r in db["speed"] if "load_before" in r})
+        L += ["", *(["Measured " + "; ".join(when) + "."] if when else []),
+              "Both measured in the same session, one after the other, under the same load and nice",
               "level (`python benchmarks/bindsnet_compare.py`): snnbench trains 2,000 samples three times",
               "(median) with the plain STDP rule, inhibition 120 mV, 250 ms; BindsNET's `DiehlAndCook2015`",
               "as in its `eth_mnist.py` example (its monitors, Poisson input at intensity 128, one torch",
