@@ -334,7 +334,7 @@ def render() -> str:
          "other jobs running, so speeds are lower bounds of what a quiet machine gives.", ""]
     if db.get("dc"):
         L += ["## Diehl & Cook on mnist5k", "",
-              "| neurons | ms per sample | seed | test acc. after epoch 1 / 2 / 3 (%) | before the theta fix (%) | R-STDP readout (%) | train acc. last (%) | train samples/s | eval samples/s | silent neurons | wall s |",
+              "| neurons | ms per sample | seed | test acc. after each epoch (%) | before the theta fix (%) | R-STDP readout (%) | train acc. last (%) | train samples/s | eval samples/s | silent neurons | wall s |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
         group = lambda r: (r["config"]["n_neurons"], -r["config"]["presentation_ms"])  # noqa: E731
         seed_key = lambda r: (r["config"]["n_neurons"], r["config"]["presentation_ms"], r["config"]["seed"])  # noqa: E731
