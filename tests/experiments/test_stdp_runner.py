@@ -43,3 +43,23 @@ def test_stdp_grid_preset_has_27_cells():
     suite = load_suite("stdp-grid")
     names = {name for name, _ in build_stdp_configs(suite.stdp, suite.seeds)}
     assert len(names) == 27
+
+
+def test_results_table_gains_the_rstdp_readout_column_only_when_every_seed_has_it():
+    from snnbench.experiments.stdp_runner import format_cells, summarise_cells
+
+    def run(acc, ro=None):
+        m = {"test_accuracy": acc, "test_accuracy_per_epoch": [acc], "train_samples_per_s": [100.0],
+             "seconds": 1.0}
+        if ro is not None:
+            m["rstdp_readout"] = {"test_accuracy": ro}
+        return m
+
+    rows = summarise_cells([("a", run(0.8, 0.9)), ("a", run(0.9, 0.7)), ("b", run(0.5))])
+    assert rows[0]["rstdp_accuracy_mean"] == pytest.approx(80.0)
+    assert rows[0]["rstdp_accuracy_std"] == pytest.approx(14.142, abs=1e-3)
+    assert "rstdp_accuracy_mean" not in rows[1]
+    table = format_cells(rows).splitlines()
+    assert "R-STDP readout" in table[0] and table[0].count("|") == table[1].count("|") == table[2].count("|")
+    assert "| 80.0 +- 14.1 |" in table[2] and table[3].count("|") == table[0].count("|")
+    assert "R-STDP" not in format_cells(summarise_cells([("b", run(0.5))]))
