@@ -10,7 +10,7 @@ order; labels are assigned from that epoch's training presentations (BindsNET's
 neuron fire counts as wrong.
 
 Needs the BindsNET environment of ``benchmarks/bindsnet_compare.py`` (``BINDSNET_PYTHON``,
-default ``/work/bindsnet-venv/bin/python``). At ~10 presentations per second one seed of
+default ``bindsnet-venv/bin/python`` beside the checkout). At ~10 presentations per second one seed of
 2 epochs (8,000 training and 2,000 test presentations) takes about 17 minutes here:
 
     python benchmarks/bindsnet_accuracy.py --seeds 0 1 2 --epochs 2 --jobs 2
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)
         return
-    py = os.environ.get("BINDSNET_PYTHON", "/work/bindsnet-venv/bin/python")
+    py = os.environ.get("BINDSNET_PYTHON", str(Path(__file__).resolve().parents[2] / "bindsnet-venv" / "bin" / "python"))
     if not Path(py).exists():
         raise SystemExit(f"BindsNET environment not found at {py}: set BINDSNET_PYTHON "
                          "(see benchmarks/bindsnet_compare.py for how to make one)")

@@ -2,11 +2,12 @@
 
 BindsNET needs torch >= 2.14 and imports torchvision, gymnasium, ale_py, opencv and
 tensorboardX at import time, so it lives in its own environment (default
-``/work/bindsnet-venv``, override with ``BINDSNET_PYTHON``). That environment was made with
+``bindsnet-venv`` beside the checkout, override with ``BINDSNET_PYTHON``). That environment was
+made with (``MAIN_VENV`` being snnbench's own venv)
 
-    python -m venv /work/bindsnet-venv
-    echo /work/main/.venv/lib/python3.11/site-packages > /work/bindsnet-venv/lib/python3.11/site-packages/main.pth
-    /work/bindsnet-venv/bin/pip install --no-deps bindsnet==0.3.4 tensorboardX protobuf \
+    python -m venv bindsnet-venv
+    echo $MAIN_VENV/lib/python3.11/site-packages > bindsnet-venv/lib/python3.11/site-packages/main.pth
+    bindsnet-venv/bin/pip install --no-deps bindsnet==0.3.4 tensorboardX protobuf \
         torchvision==0.28.0 opencv-python-headless gymnasium ale_py cloudpickle farama-notifications
 
 (torch, numpy, scipy, matplotlib, pandas come from the main environment). The PyPI
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if a.peer:
         print(json.dumps(peer(a.neurons[0], a.steps, a.samples, bool(a.learning))))
         return []
-    py = os.environ.get("BINDSNET_PYTHON", "/work/bindsnet-venv/bin/python")
+    py = os.environ.get("BINDSNET_PYTHON", str(Path(__file__).resolve().parents[2] / "bindsnet-venv" / "bin" / "python"))
     rows = []
     for n in a.neurons:
         mine = ours(n, a.steps, a.ours_samples)

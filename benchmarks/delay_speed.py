@@ -14,7 +14,7 @@ All methods run in one process, interleaved round-robin so that load from other 
 hits them alike; the table gives the median and the ratio to the plain convolution.
 
 Run (all three, the venv that has dcls):
-    /work/bench-venv/bin/python benchmarks/delay_speed.py --threads 2
+    python benchmarks/delay_speed.py --threads 2
 """
 
 from __future__ import annotations

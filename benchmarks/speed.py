@@ -599,7 +599,7 @@ def write_doc(path: Path, a, models, missing, train_res, infer_res, mem, bound, 
         "",
         f"- date: {today}",
         f"- machine: {machine()}",
-        f"- command: `{cmd.strip()}` (run with `{sys.executable}`)",
+        f"- command: `{cmd.strip()}` (run from a venv with the peers installed beside snnbench)",
         f"- network: 784-H-10, LIF both layers (beta {BETA}, threshold {THR}, soft reset, "
         "arctan surrogate), cross-entropy on output spike counts, Adam; input: Bernoulli "
         f"(p = {DENSITY}) spikes. The matmul-only bound is the same two Linear layers applied "
