@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from snnbench.data import write_cifar_batch
 from snnbench.experiments.config import ConfigError, load_suite
@@ -25,11 +24,8 @@ def cifar_root(tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.mark.parametrize("preset,overrides", [

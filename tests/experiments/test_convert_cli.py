@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from snnbench.cli import main
 from snnbench.data.batching import iterate_batches
@@ -14,11 +13,8 @@ from snnbench.metrics.energy import estimate_energy
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 def _suite(models):

@@ -7,7 +7,6 @@ import wave
 
 import numpy as np
 import pytest
-import torch
 
 from snnbench.data.events import write_hsd_h5
 from snnbench.data.gsc import GSC_WORDS
@@ -16,11 +15,8 @@ from snnbench.experiments.runner import prepare_run_dir, run_suite
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 def _hsd_files(folder, name, n_classes, splits):

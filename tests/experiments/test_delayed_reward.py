@@ -2,18 +2,14 @@
 The full target (chance at the start, >= 0.9 at the end, 3 seeds) is the slow test."""
 
 import pytest
-import torch
 
 from snnbench.cli import main
 from snnbench.experiments.delayed_reward import DelayedRewardTask, run_delayed_reward
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 def test_short_run_is_deterministic_and_learns():

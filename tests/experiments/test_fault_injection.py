@@ -198,11 +198,8 @@ def reference(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 def kill_and_resume(reference, tmp_path, kill_at: int) -> None:

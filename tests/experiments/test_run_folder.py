@@ -44,11 +44,8 @@ def tiny(epochs: int = 2) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

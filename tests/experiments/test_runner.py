@@ -29,11 +29,8 @@ def _tiny_suite(epochs: int = 2) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 def test_run_writes_folder_and_resume_equals_uninterrupted(tmp_path):

@@ -14,12 +14,8 @@ from snnbench.models.conversion import activation_scales, convert, if_soft_reset
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # many tiny steps: thread start-up would dominate on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.mark.parametrize("v0", [0.0, 0.5])
