@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from snnbench.models.blocks import (
-    Folded, MembraneBlock, Neurons, SEWBlock, TimeBatchNorm, TimeDropout,
+    Folded, MembraneBlock, Neurons, SEWBlock, TimeBatchNorm, TimeDropout, conv_unit,
 )
 from snnbench.models.matching import count_parameters
 from snnbench.models.zoo import ResNet, SpikingResNet, SpikingVGG, VGG, n_neuron_layers
@@ -197,3 +197,24 @@ def test_bad_options_are_named():
         VGG((3, 16, 16), 10)
     with pytest.raises(ValueError, match="connect"):
         ResNet((3, 32, 32), 10, connect="dense")
+
+
+def test_per_step_folding_gives_the_folded_values_and_gradients():
+    """Folded(per_step=True) (the conv units' way: one time step per call) against the
+    whole [T*B] batch in one call, float64: the same outputs and gradients."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 5, 3, padding=1).double()
+    x = torch.randn(4, 2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    outs, grads = [], []
+    for per_step in (False, True):
+        conv.zero_grad()
+        x.grad = None
+        y = Folded(conv, per_step=per_step)(x)
+        (y * torch.arange(y.numel(), dtype=torch.float64).reshape(y.shape).cos()).sum().backward()
+        outs.append(y.detach())
+        grads.append((x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()))
+    assert outs[1].shape == (4, 2, 5, 6, 6)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads[1], grads[0]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert conv_unit(3, 5, "bn")[0].per_step and not Folded(conv).per_step
