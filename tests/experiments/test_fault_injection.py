@@ -34,6 +34,8 @@ from snnbench.experiments import runner
 from snnbench.experiments.checkpoint import load_checkpoint
 from snnbench.experiments.config import validate_suite
 
+from _suites import tiny_suite  # tests/experiments/_suites.py
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux",
                                 reason="fault injection forks the test process (Linux)")
 
@@ -42,20 +44,7 @@ MODELS = ("snn", "mlp")
 
 
 def tiny() -> dict:
-    return {
-        "name": "fault",
-        "seeds": [0],
-        "experiments": [{
-            "name": "digits",
-            "data": {"name": "digits", "val_fraction": 0.1},
-            "models": [
-                {"name": "snn", "type": "snn_ff", "hidden": [16],
-                 "kwargs": {"encoder": "bernoulli", "num_steps": 4, "readout": "mean_membrane"}},
-                {"name": "mlp", "type": "mlp", "match": "snn"},
-            ],
-            "train": {"epochs": 2, "batch_size": 256, "lr": 5e-3, "schedule": "cosine"},
-        }],
-    }
+    return tiny_suite("fault")
 
 
 class Injector:

@@ -25,22 +25,11 @@ from snnbench.experiments.run_folder import prepare_run_dir
 from snnbench.experiments.runner import run_suite
 from snnbench.learning.trainer import build_optimizer, build_scheduler
 
+from _suites import tiny_suite  # tests/experiments/_suites.py
+
 
 def tiny(epochs: int = 2) -> dict:
-    return {
-        "name": "tiny",
-        "seeds": [0],
-        "experiments": [{
-            "name": "digits",
-            "data": {"name": "digits", "val_fraction": 0.1},
-            "models": [
-                {"name": "snn", "type": "snn_ff", "hidden": [16],
-                 "kwargs": {"encoder": "bernoulli", "num_steps": 4, "readout": "mean_membrane"}},
-                {"name": "mlp", "type": "mlp", "match": "snn"},
-            ],
-            "train": {"epochs": epochs, "batch_size": 256, "lr": 5e-3, "schedule": "cosine"},
-        }],
-    }
+    return tiny_suite("tiny", epochs)
 
 
 @pytest.fixture(autouse=True)

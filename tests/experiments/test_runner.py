@@ -8,24 +8,11 @@ from snnbench.cli import main
 from snnbench.experiments.config import validate_suite
 from snnbench.experiments.runner import prepare_run_dir, run_suite
 
+from _suites import tiny_suite  # tests/experiments/_suites.py
+
 
 def _tiny_suite(epochs: int = 2) -> dict:
-    return {
-        "name": "tiny",
-        "seeds": [0],
-        "experiments": [
-            {
-                "name": "digits",
-                "data": {"name": "digits", "val_fraction": 0.1},
-                "models": [
-                    {"name": "snn", "type": "snn_ff", "hidden": [16],
-                     "kwargs": {"encoder": "bernoulli", "num_steps": 4, "readout": "mean_membrane"}},
-                    {"name": "mlp", "type": "mlp", "match": "snn"},
-                ],
-                "train": {"epochs": epochs, "batch_size": 128, "lr": 5e-3, "schedule": "cosine"},
-            }
-        ],
-    }
+    return tiny_suite("tiny", epochs, batch_size=128)
 
 
 @pytest.fixture(autouse=True)
