@@ -103,6 +103,16 @@ def _traces(rule: Any, pre: torch.Tensor, post: torch.Tensor, state: RewardState
     return x_pre, x_post, state.t
 
 
+def _batched_step(rule: Any, weight, pre, post, state, conv):
+    """The step's traces (as the state keeps them) and the spikes and traces in the batched
+    layout ``[B, ...]`` the updates use: ``(x_pre, x_post, t, s_pre, s_post, xp, xq)``."""
+    x_pre, x_post, t = _traces(rule, pre, post, state, weight.dtype)
+    s_post, s_pre, xp, xq = post.to(weight.dtype), pre.to(weight.dtype), x_pre, x_post
+    if s_post.ndim == (1 if conv is None else 3):  # unbatched
+        s_post, s_pre, xp, xq = s_post[None], s_pre[None], xp[None], xq[None]
+    return x_pre, x_post, t, s_pre, s_post, xp, xq
+
+
 def _delta(weight, s_pre, s_post, x_pre, x_post, p, conv):
     if conv is None:
         return stdp_delta(weight, s_pre, s_post, x_pre, x_post, p)
@@ -153,16 +163,11 @@ class MSTDP(NamedTuple):
         return self
 
     def step(self, weight, pre, post, state, conv=None):
-        x_pre, x_post, t = _traces(self, pre, post, state, weight.dtype)
-        s_post = post.to(weight.dtype)
-        if s_post.ndim == (1 if conv is None else 3):  # unbatched
-            s_post, x_post_b, pre_b, x_pre_b = s_post[None], x_post[None], pre[None], x_pre[None]
-        else:
-            x_post_b, pre_b, x_pre_b = x_post, pre, x_pre
+        x_pre, x_post, t, s_pre, s_post, xp, xq = _batched_step(self, weight, pre, post, state, conv)
         r = _reward_now(self, t, s_post, conv)
         # sum_b r_b zeta_b: the reward of a post neuron scales its spikes (potentiation) and its
         # trace (depression), so the batch-summed pair update is already reward weighted
-        dw = _delta(weight, pre_b, r * s_post, x_pre_b, r * x_post_b, self.stdp, conv)
+        dw = _delta(weight, s_pre, r * s_post, xp, r * xq, self.stdp, conv)
         return dw, RewardState(x_pre, x_post, t + 1)
 
 
@@ -185,10 +190,7 @@ class MSTDPET(NamedTuple):
         return self
 
     def step(self, weight, pre, post, state, conv=None):
-        x_pre, x_post, t = _traces(self, pre, post, state, weight.dtype)
-        s_post, s_pre, xp, xq = post.to(weight.dtype), pre.to(weight.dtype), x_pre, x_post
-        if s_post.ndim == (1 if conv is None else 3):
-            s_post, s_pre, xp, xq = s_post[None], s_pre[None], xp[None], xq[None]
+        x_pre, x_post, t, s_pre, s_post, xp, xq = _batched_step(self, weight, pre, post, state, conv)
         zeta = _per_sample(weight, s_pre, s_post, xp, xq, self.stdp, conv)
         e = zeta / self.tau_e
         if state is not None and state.eligibility is not None:
@@ -226,10 +228,7 @@ class RSTDP(NamedTuple):
         return self
 
     def step(self, weight, pre, post, state, conv=None):
-        x_pre, x_post, t = _traces(self, pre, post, state, weight.dtype)
-        s_post, s_pre, xp, xq = post.to(weight.dtype), pre.to(weight.dtype), x_pre, x_post
-        if s_post.ndim == (1 if conv is None else 3):
-            s_post, s_pre, xp, xq = s_post[None], s_pre[None], xp[None], xq[None]
+        x_pre, x_post, t, s_pre, s_post, xp, xq = _batched_step(self, weight, pre, post, state, conv)
         p = self.stdp
         causal = _per_sample(weight, s_pre, s_post, xp, xq, p._replace(nu_pre=0.0), conv)
         anti = -_per_sample(weight, s_pre, s_post, xp, xq, p._replace(nu_post=0.0), conv)
