@@ -28,6 +28,22 @@ def _one_thread(one_thread):
     """Every test of this module runs with one torch thread (tests/conftest.py)."""
 
 
+def _run_and_check(suite, tmp_path, preset: str) -> tuple[list[dict], dict]:
+    """Run ``suite``; every model has a result, the matched baselines' parameter counts are
+    within 5 % of the SNN's, every test accuracy is a fraction. Returns (rows, the SNN's row)."""
+    run_dir = prepare_run_dir(suite, tmp_path / "run")
+    rows = run_suite(suite, run_dir, progress=False)
+    assert {r["model"] for r in rows} == {m.name for m in suite.experiments[0].models}
+    snn = next(r for r in rows if r["model"] == "snn")
+    matched = {m.name for m in suite.experiments[0].models if m.match == "snn"}
+    for r in rows:
+        if r["model"] in matched:
+            assert abs(r["params"] - snn["params"]) <= 0.05 * snn["params"]
+        final = json.loads((run_dir / preset / r["model"] / "seed0" / "final.json").read_text())
+        assert 0.0 <= final["test_accuracy"] <= 1.0
+    return rows, snn
+
+
 @pytest.mark.parametrize("preset,overrides", [
     ("cifar10-line", ["models.0.hidden=[16, 16, 16, 16]", "models.0.kwargs.dropout=0.4",
                       "models.1.hidden=[16, 16, 16, 16]"]),
@@ -37,17 +53,7 @@ def test_cifar10_preset_runs_end_to_end(tmp_path, cifar_root, preset, overrides)
     suite = load_suite(preset, [f"data.root={cifar_root}", "train.epochs=1", "train.batch_size=50",
                                 *overrides], seeds=1)
     assert suite.experiments[0].train.augment is not None  # augmentation on in the test run
-    run_dir = prepare_run_dir(suite, tmp_path / "run")
-    rows = run_suite(suite, run_dir, progress=False)
-    models = {m.name for m in suite.experiments[0].models}
-    assert {r["model"] for r in rows} == models
-    snn = next(r for r in rows if r["model"] == "snn")
-    matched = {m.name for m in suite.experiments[0].models if m.match == "snn"}
-    for r in rows:
-        if r["model"] in matched:
-            assert abs(r["params"] - snn["params"]) <= 0.05 * snn["params"]
-        final = json.loads((run_dir / preset / r["model"] / "seed0" / "final.json").read_text())
-        assert 0.0 <= final["test_accuracy"] <= 1.0
+    rows, snn = _run_and_check(suite, tmp_path, preset)
     if preset == "cifar10-line":  # the delayed twin: the same layers plus one position per weight
         assert next(r for r in rows if r["model"] == "snn_delay")["params"] > snn["params"]
     if preset == "cifar10-vgg":
@@ -80,13 +86,4 @@ def test_cifar10_preset_one_epoch_on_2000_images(tmp_path, preset):
         write_cifar_batch(folder / name, rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8),
                           rng.integers(0, 10, n))
     suite = load_suite(preset, [f"data.root={tmp_path}", "train.epochs=1"], seeds=1)
-    run_dir = prepare_run_dir(suite, tmp_path / "run")
-    rows = run_suite(suite, run_dir, progress=False)
-    assert {r["model"] for r in rows} == {m.name for m in suite.experiments[0].models}
-    snn = next(r for r in rows if r["model"] == "snn")
-    matched = {m.name for m in suite.experiments[0].models if m.match == "snn"}
-    for r in rows:
-        if r["model"] in matched:
-            assert abs(r["params"] - snn["params"]) <= 0.05 * snn["params"]
-        final = json.loads((run_dir / preset / r["model"] / "seed0" / "final.json").read_text())
-        assert 0.0 <= final["test_accuracy"] <= 1.0
+    _run_and_check(suite, tmp_path, preset)
