@@ -62,6 +62,37 @@ def _check_binning(dt: float, duration: float, channel_bin: int) -> tuple[float,
     return dt, duration, channel_bin
 
 
+def _load_binned(name: str, title: str, root: str | os.PathLike[str] | None, dt: float, duration: float,
+                 channel_bin: int, binary: bool) -> RawData:
+    """SHD or SSC (``name``): both files checked before any is read, then binned."""
+    from .events import HSD_CLASSES, HSD_NUM_UNITS, HSD_SOURCE
+
+    dt, duration, channel_bin = _check_binning(dt, duration, channel_bin)
+    folder = resolve_root(root, name)
+    for split in ("train", "test"):
+        path = folder / f"{name}_{split}.h5"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{name.upper()} needs {path} (and {name}_{'test' if split == 'train' else 'train'}.h5 "
+                f"beside it); not found. {HSD_SOURCE}; pass data.root=<that folder> or set "
+                f"SNNBENCH_DATA to a folder holding {name}/"
+            )
+    train_x, train_y = _split_frames(folder, "train", dt, duration, channel_bin, binary, name)
+    test_x, test_y = _split_frames(folder, "test", dt, duration, channel_bin, binary, name)
+    n_ch = HSD_NUM_UNITS // channel_bin
+    return RawData(
+        name=name, kind="timeseries",
+        train_x=train_x, train_y=train_y.astype(np.int64),
+        test_x=test_x, test_y=test_y.astype(np.int64),
+        class_names=tuple(str(i) for i in range(HSD_CLASSES[name])),
+        description=(
+            f"{title}, {n_ch} channels, {dt:g} ms frames over {duration:g} ms "
+            f"({len(train_y)} train / {len(test_y)} test)"
+        ),
+        extra={"dt_ms": float(dt), "standardise": False, "modality": "events"},
+    )
+
+
 def load_shd_raw(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -73,32 +104,7 @@ def load_shd_raw(
     """SHD from ``root/shd_train.h5`` and ``root/shd_test.h5``, binned to ``dt`` ms frames
     over ``duration`` ms (spike counts, or 0/1 with ``binary``), ``700 / channel_bin``
     channels. Raises FileNotFoundError naming the missing file and where to get it."""
-    from .events import HSD_NUM_UNITS, HSD_SOURCE
-
-    dt, duration, channel_bin = _check_binning(dt, duration, channel_bin)
-    folder = resolve_root(root, "shd")
-    for split in ("train", "test"):
-        path = folder / f"shd_{split}.h5"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"SHD needs {path} (and shd_{'test' if split == 'train' else 'train'}.h5 beside "
-                f"it); not found. {HSD_SOURCE}; pass data.root=<that folder> or set "
-                "SNNBENCH_DATA to a folder holding shd/"
-            )
-    train_x, train_y = _split_frames(folder, "train", dt, duration, channel_bin, binary)
-    test_x, test_y = _split_frames(folder, "test", dt, duration, channel_bin, binary)
-    n_ch = HSD_NUM_UNITS // channel_bin
-    return RawData(
-        name="shd", kind="timeseries",
-        train_x=train_x, train_y=train_y.astype(np.int64),
-        test_x=test_x, test_y=test_y.astype(np.int64),
-        class_names=tuple(str(i) for i in range(20)),
-        description=(
-            f"Spiking Heidelberg Digits, {n_ch} channels, {dt:g} ms frames over {duration:g} ms "
-            f"({len(train_y)} train / {len(test_y)} test)"
-        ),
-        extra={"dt_ms": float(dt), "standardise": False, "modality": "events"},
-    )
+    return _load_binned("shd", "Spiking Heidelberg Digits", root, dt, duration, channel_bin, binary)
 
 
 def load_ssc_raw(
@@ -112,29 +118,4 @@ def load_ssc_raw(
     """SSC from ``root/ssc_train.h5`` and ``root/ssc_test.h5`` (default
     ``default_data_root()/ssc``), binned as :func:`load_shd_raw` bins SHD; 35 classes.
     Raises FileNotFoundError naming the missing file and where to get it."""
-    from .events import HSD_CLASSES, HSD_NUM_UNITS, HSD_SOURCE
-
-    dt, duration, channel_bin = _check_binning(dt, duration, channel_bin)
-    folder = resolve_root(root, "ssc")
-    for split in ("train", "test"):
-        path = folder / f"ssc_{split}.h5"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"SSC needs {path} (and ssc_{'test' if split == 'train' else 'train'}.h5 beside "
-                f"it); not found. {HSD_SOURCE}; pass data.root=<that folder> or set "
-                "SNNBENCH_DATA to a folder holding ssc/"
-            )
-    train_x, train_y = _split_frames(folder, "train", dt, duration, channel_bin, binary, "ssc")
-    test_x, test_y = _split_frames(folder, "test", dt, duration, channel_bin, binary, "ssc")
-    n_ch = HSD_NUM_UNITS // channel_bin
-    return RawData(
-        name="ssc", kind="timeseries",
-        train_x=train_x, train_y=train_y.astype(np.int64),
-        test_x=test_x, test_y=test_y.astype(np.int64),
-        class_names=tuple(str(i) for i in range(HSD_CLASSES["ssc"])),
-        description=(
-            f"Spiking Speech Commands, {n_ch} channels, {dt:g} ms frames over {duration:g} ms "
-            f"({len(train_y)} train / {len(test_y)} test)"
-        ),
-        extra={"dt_ms": float(dt), "standardise": False, "modality": "events"},
-    )
+    return _load_binned("ssc", "Spiking Speech Commands", root, dt, duration, channel_bin, binary)
