@@ -93,6 +93,7 @@ def run_one(setting: str, fold: int, n_folds: int, neurons: int, epochs: int) ->
                        progress=False, num_classes=10)
     return {"setting": setting, "fold": fold, "folds": n_folds, "neurons": neurons,
             "epochs": epochs, "val_accuracy_per_epoch": m["test_accuracy_per_epoch"],
+            "val_accuracy_per_epoch_by_vote": m["test_accuracy_per_epoch_by_vote"],
             "silent_neurons": m["silent_neurons"], "seconds": m["seconds"]}
 
 

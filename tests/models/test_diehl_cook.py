@@ -19,7 +19,7 @@ from snnbench.experiments.diehl_cook_config import (
     grid_configs,
 )
 from snnbench.experiments.stdp_runner import run_diehl_cook
-from snnbench.learning.labels import assign_labels, predict
+from snnbench.learning.labels import assign_labels, label_shares, predict
 from snnbench.models.diehl_cook import (
     DiehlCookState,
     encode_events,
@@ -217,6 +217,24 @@ def test_assign_and_predict_hand_case():
     np.testing.assert_array_equal(pred, [0, 1, 0])
 
 
+def test_proportion_vote_hand_case():
+    # class means: neuron 0 (4, 0), neuron 1 (2, 2) -> label 0 (tie: lowest), neuron 2 (0, 1)
+    counts = np.array([[4, 2, 0], [0, 2, 1]])
+    y = np.array([0, 1])
+    labels = assign_labels(counts, y, 2)
+    np.testing.assert_array_equal(labels, [0, 0, 1])
+    shares = label_shares(counts, y, 2)
+    np.testing.assert_allclose(shares, [1.0, 0.5, 1.0])
+    test = np.array([[1, 4, 2]])
+    # "all": class 0 = (1 + 4) / 2 = 2.5 > class 1 = 2; proportion: (1 + 4 * 0.5) / 2 = 1.5 < 2
+    np.testing.assert_array_equal(predict(test, labels, 2), [0])
+    np.testing.assert_array_equal(predict(test, labels, 2, shares), [1])
+    # silent neurons get weight 0 and label -1; a wrong-length weight vector is refused
+    np.testing.assert_allclose(label_shares(np.array([[1, 0]]), np.array([0]), 2), [1.0, 0.0])
+    with pytest.raises(ValueError, match=r"weights must be \[n_neurons\]"):
+        predict(test, labels, 2, np.ones(2))
+
+
 def _patterns(n_per=30, seed=0):
     """Three non-overlapping bars of 12 of 36 inputs, with noisy intensities in [0.6, 1]."""
     g = torch.Generator().manual_seed(seed)
@@ -271,6 +289,12 @@ def test_online_assignment_and_eval_options_run():
     one = respond(cfg.model_copy(update={"eval_presentations": 1}), st, x, torch.Generator().manual_seed(0))
     two = respond(cfg, st, x, torch.Generator().manual_seed(0))
     assert 1.5 < two["counts"].sum() / one["counts"].sum() < 2.5
+    # both votes are recorded; the config's vote ("all" by default) is the headline figure
+    by_vote = m["test_accuracy_per_epoch_by_vote"]
+    assert set(by_vote) == {"all", "proportion"} and m["test_accuracy_per_epoch"] == by_vote["all"]
+    mp = run_diehl_cook(cfg.model_copy(update={"vote": "proportion"}), x, y, x, y, None, progress=False)
+    assert mp["test_accuracy_per_epoch_by_vote"] == by_vote  # the vote does not change training
+    assert mp["test_accuracy_per_epoch"] == by_vote["proportion"]
 
 
 def test_training_is_deterministic_and_normalises():

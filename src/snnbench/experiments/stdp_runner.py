@@ -25,7 +25,7 @@ import torch
 
 from .._files import atomic_write_bytes
 from .._validation import check_int
-from ..learning.labels import assign_labels, predict
+from ..learning.labels import assign_labels, label_shares, predict
 from ..learning.rstdp_readout import choose_rstdp_readout, fit_rstdp_readout, readout_predict
 from ..models.diehl_cook import DiehlCookState, as_inputs, encode_events, init_state, present, respond, train_epoch
 from .checkpoint import atomic_write_json, atomic_write_text
@@ -153,9 +153,14 @@ def _epoch(cfg: DiehlCookConfig, ep: int, state: DiehlCookState, data: tuple, K:
         rtr = respond(cfg, state, Xtr, g)
         train_counts, eval_secs, n_eval = rtr["counts"], rtr["seconds"], Xtr.shape[0]
     labels = assign_labels(train_counts, ytr, K)
+    weights = {"all": None, "proportion": label_shares(train_counts, ytr, K)}
     rte = respond(cfg, state, Xte, g)
-    metrics["test_accuracy_per_epoch"].append(float((predict(rte["counts"], labels, K) == yte).mean()))
-    metrics["train_accuracy_per_epoch"].append(float((predict(train_counts, labels, K) == ytr).mean()))
+    for vote, w in weights.items():
+        acc = float((predict(rte["counts"], labels, K, w) == yte).mean())
+        metrics["test_accuracy_per_epoch_by_vote"].setdefault(vote, []).append(acc)
+    w = weights[cfg.vote]
+    metrics["test_accuracy_per_epoch"].append(metrics["test_accuracy_per_epoch_by_vote"][cfg.vote][-1])
+    metrics["train_accuracy_per_epoch"].append(float((predict(train_counts, labels, K, w) == ytr).mean()))
     metrics["eval_samples_per_s"].append((n_eval + Xte.shape[0]) / (eval_secs + rte["seconds"]))
     return labels, train_counts, rte["counts"]
 
@@ -200,7 +205,8 @@ def run_diehl_cook(
 ) -> dict[str, Any]:
     """Train ``cfg.epochs`` epochs online, assign labels and test after each epoch.
 
-    Returns metrics: ``test_accuracy_per_epoch``, ``train_accuracy_per_epoch`` (assigned
+    Returns metrics: ``test_accuracy_per_epoch`` (with ``cfg.vote``; both votes in
+    ``test_accuracy_per_epoch_by_vote``), ``train_accuracy_per_epoch`` (assigned
     labels on the training responses), ``test_accuracy`` (last epoch), ``train_samples_per_s``
     (per epoch, online learning, one sample at a time), ``eval_samples_per_s``,
     ``silent_neurons`` (never fired on the training set at the end), ``repeats_mean``,
@@ -220,7 +226,7 @@ def run_diehl_cook(
     state = init_state(cfg, g)
     metrics: dict[str, Any] = {"config": cfg.model_dump()} | {
         k: [] for k in ("test_accuracy_per_epoch", "train_accuracy_per_epoch", "train_samples_per_s",
-                        "eval_samples_per_s", "repeats_mean")}
+                        "eval_samples_per_s", "repeats_mean")} | {"test_accuracy_per_epoch_by_vote": {}}
     for ep in range(cfg.epochs):
         labels, train_counts, test_counts = _epoch(cfg, ep, state, (Xtr, ytr, Xte, yte), K, g, metrics)
         if progress:

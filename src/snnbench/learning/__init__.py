@@ -3,7 +3,7 @@
 layer hooks (:mod:`snnbench.learning.hooks`) and the surrogate-gradient trainer
 (:mod:`snnbench.learning.trainer`)."""
 
-from .labels import assign_labels, predict
+from .labels import assign_labels, class_rates, label_shares, predict
 from .stdp import (
     RULES,
     STDP,
@@ -29,6 +29,8 @@ __all__ = [
     "STDP",
     "Rule",
     "assign_labels",
+    "class_rates",
+    "label_shares",
     "predict",
     "STDPParams",
     "STDPState",
