@@ -7,12 +7,14 @@ T = 25, global batch 64, Adam), one torch thread per process, random inputs, tim
 - ``single``: one process, batch 64 (the 1-process run);
 - ``pair``: two independent processes, batch 32 each, no communication (what perfect
   scaling would give: the compute of a 2-process step);
-- ``ddp``: two processes under ``DistributedDataParallel`` (gloo), batch 32 each, the
-  defaults the trainer uses;
+- ``ddp``: two processes under ``DistributedDataParallel`` (gloo), batch 32 each, DDP's
+  defaults (gloo's all-reduce);
 - ``ddp-overlap``: as ``ddp`` with 1 MB gradient buckets (the all-reduce starts during the
   backward pass) and gradients as bucket views;
 - ``ddp-static``: as ``ddp`` with ``static_graph=True`` and gradients as bucket views;
 - ``ddp-fp16`` / ``ddp-bf16``: as ``ddp`` with the gradients sent in half precision;
+- ``ddp-shm``: as ``ddp`` with the gradients averaged through shared memory
+  (:mod:`snnbench.learning.shm_allreduce`, what the trainer uses on one host);
 - ``allreduce``: the all-reduce of a gradient-sized buffer alone (its cost per step).
 
     python benchmarks/ddp_anatomy.py --steps 60
@@ -59,6 +61,11 @@ def _worker(rank: int, world: int, mode: str, batch: int, steps: int, warmup: in
         model = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=1, gradient_as_bucket_view=True)
     elif mode == "ddp-static":
         model = torch.nn.parallel.DistributedDataParallel(model, static_graph=True, gradient_as_bucket_view=True)
+    elif mode == "ddp-shm":
+        from snnbench.learning.shm_allreduce import register_shared_memory_hook
+
+        model = torch.nn.parallel.DistributedDataParallel(model)
+        register_shared_memory_hook(model)
     elif mode in ("ddp-fp16", "ddp-bf16"):
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
@@ -117,8 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--modes", nargs="+", default=["single", "pair", "allreduce", "ddp", "ddp-overlap",
-                                                    "ddp-static", "ddp-fp16"])
+    ap.add_argument("--modes", nargs="+", default=["single", "pair", "allreduce", "ddp", "ddp-shm",
+                                                    "ddp-overlap", "ddp-static", "ddp-fp16"])
     ap.add_argument("--rounds", type=int, default=2, help="the modes are interleaved this many times")
     a = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")

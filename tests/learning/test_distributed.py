@@ -17,7 +17,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from snnbench.data.splits import ArraySplit, DatasetInfo
-from snnbench.learning.distributed import EpochShardSampler, World, check_batch_size, shard_batches
+from snnbench.learning.distributed import EpochShardSampler, World, check_batch_size, shard_batches, wrap_model
+from snnbench.learning.shm_allreduce import SharedMemoryReducer, on_one_host
 from snnbench.learning.trainer import epoch_generator, evaluate, train_one_epoch
 from snnbench.models import build_model
 
@@ -57,14 +58,14 @@ def _epoch(model, split, cfg, world: World, wrapped=None):
             "params": [p.detach().clone() for p in model.parameters()]}
 
 
-def _worker(rank: int, init_file: str, out: str) -> None:
+def _worker(rank: int, init_file: str, out: str, shared_memory: bool) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     try:
         split, model, cfg = _problem()
-        from torch.nn.parallel import DistributedDataParallel
-
-        ddp = DistributedDataParallel(model)
+        # gloo's all-reduce, or the shared-memory hook the trainer installs on one host
+        ddp = wrap_model(model, torch.device("cpu"), World.current(), shared_memory=shared_memory)
+        assert (ddp._comm_hooks != []) is shared_memory  # noqa: SLF001  (which path ran)
         result = _epoch(model, split, cfg, World.current(), wrapped=ddp)
         with open(f"{out}.{rank}", "wb") as f:
             pickle.dump(result, f)
@@ -72,19 +73,29 @@ def _worker(rank: int, init_file: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-@pytest.fixture(scope="module")
-def two_process_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ddp")
-    mp.start_processes(_worker, args=(str(tmp / "init"), str(tmp / "out")), nprocs=2, start_method="spawn")
+def _two_process_run(tmp, shared_memory: bool):
+    mp.start_processes(_worker, args=(str(tmp / "init"), str(tmp / "out"), shared_memory), nprocs=2,
+                       start_method="spawn")
     return [pickle.loads((tmp / f"out.{r}").read_bytes()) for r in range(2)]
 
 
-def test_two_process_gradients_equal_one_process_large_batch(two_process_run):
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory):
+    return _two_process_run(tmp_path_factory.mktemp("ddp"), shared_memory=False)
+
+
+@pytest.fixture(scope="module")
+def two_process_shm_run(tmp_path_factory):
+    return _two_process_run(tmp_path_factory.mktemp("ddp_shm"), shared_memory=True)
+
+
+@pytest.mark.parametrize("run", ["two_process_run", "two_process_shm_run"])
+def test_two_process_gradients_equal_one_process_large_batch(run, request):
     torch.set_num_threads(1)
     split, model, cfg = _problem()
     single = _epoch(model, split, cfg, World())
     assert len(single["grads"]) == -(-N_SAMPLES // BATCH) == 5
-    for rank_result in two_process_run:
+    for rank_result in request.getfixturevalue(run):
         assert len(rank_result["grads"]) == 5  # every process joins every step
         for step_ddp, step_one in zip(rank_result["grads"], single["grads"]):
             for g_ddp, g_one in zip(step_ddp, step_one):
@@ -102,6 +113,49 @@ def test_two_process_gradients_equal_one_process_large_batch(two_process_run):
         assert ev["spike_rates"].keys() == ev1["spike_rates"].keys()
         for k, v in ev1["spike_rates"].items():
             assert ev["spike_rates"][k] == pytest.approx(v, rel=1e-12)
+
+
+def test_shared_memory_hook_equals_gloo_bit_for_bit(two_process_run, two_process_shm_run):
+    """With 2 processes the shared-memory average is gloo's to the bit (one addition)."""
+    for gloo, shm in zip(two_process_run, two_process_shm_run):
+        for step_gloo, step_shm in zip(gloo["grads"], shm["grads"], strict=True):
+            for a, b in zip(step_gloo, step_shm, strict=True):
+                assert torch.equal(a, b)
+        for a, b in zip(gloo["params"], shm["params"], strict=True):
+            assert torch.equal(a, b)
+
+
+def _reduce_worker(rank: int, init_file: str, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=3)
+    try:
+        model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Linear(4, 3).double())
+        reducer = SharedMemoryReducer.for_model(model)
+        assert on_one_host()
+        g = torch.Generator().manual_seed(rank)
+        seen = []
+        for k in range(5):  # more calls than slot sets: the alternation is exercised
+            dtype = torch.float64 if k % 2 else torch.float32
+            n = 12 if dtype == torch.float64 else 24  # at most the dtype's parameter count
+            x = torch.randn(n, generator=g, dtype=dtype)
+            expect = x / 3
+            dist.all_reduce(expect)
+            seen.append((reducer.average(x.clone()), expect))
+        with open(f"{out}.{rank}", "wb") as f:
+            pickle.dump(seen, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_shared_memory_average_of_three_processes(tmp_path):
+    mp.start_processes(_reduce_worker, args=(str(tmp_path / "init"), str(tmp_path / "out")), nprocs=3,
+                       start_method="spawn")
+    per_rank = [pickle.loads((tmp_path / f"out.{r}").read_bytes()) for r in range(3)]
+    for k, (got0, expect0) in enumerate(per_rank[0]):
+        assert got0.dtype == (torch.float64 if k % 2 else torch.float32)
+        torch.testing.assert_close(got0, expect0)  # gloo's mean, up to summation order
+        for other in per_rank[1:]:
+            assert torch.equal(other[k][0], got0)  # every process holds the same numbers
 
 
 def test_shards_partition_every_global_batch():

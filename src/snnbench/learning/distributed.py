@@ -189,15 +189,26 @@ def broadcast_object(obj: Any, world: World) -> Any:
     return box[0]
 
 
-def wrap_model(model: torch.nn.Module, device: torch.device, world: World) -> torch.nn.Module:
+def wrap_model(model: torch.nn.Module, device: torch.device, world: World,
+               shared_memory: bool | None = None) -> torch.nn.Module:
     """``DistributedDataParallel`` around ``model`` in a world of several processes (it
-    broadcasts rank 0's parameters and buffers at construction), else ``model`` itself."""
+    broadcasts rank 0's parameters and buffers at construction), else ``model`` itself.
+
+    On the CPU with every process on this host the gradients are averaged through shared
+    memory (:mod:`snnbench.learning.shm_allreduce`: the same values as gloo's all-reduce,
+    without the loopback network); ``shared_memory`` forces it on (True) or off (False)."""
     if world.size == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
+    ddp = DistributedDataParallel(model, device_ids=device_ids)
+    if device.type == "cpu":
+        from .shm_allreduce import on_one_host, register_shared_memory_hook
+
+        if shared_memory or (shared_memory is None and on_one_host()):
+            register_shared_memory_hook(ddp)
+    return ddp
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
