@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_int
 from ..synapses.delays import DelayedLinear
 from .ann import _widths
@@ -76,19 +77,13 @@ class DelaySNN(SpikingClassifier):
             delayed evidence from the last frames still reaches the readout.
     """
 
+    @takes_options_of(SpikingClassifier.__init__, after="max_delay", positional=True)
     def __init__(
         self,
         input_shape: Sequence[int],
         hidden: Sequence[int],
         num_classes: int,
         max_delay: int = 25,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "spike_count",
-        output_beta: float | None = None,
         delay_output: bool = True,
         bias: bool = True,
         delay_init: str = "uniform",
@@ -97,12 +92,9 @@ class DelaySNN(SpikingClassifier):
         sigma_final: float = 0.5,
         sigma_schedule: str = "exponential",
         extra_steps: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            input_shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(input_shape, num_classes, **options)
         self.max_delay = check_int("max_delay", max_delay, minimum=1)
         self.hidden = _widths("hidden", hidden)
         if not isinstance(delay_output, bool):
@@ -135,9 +127,7 @@ class DelaySNN(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.neurons)
 
     def delay_layers(self) -> list[DelayedLinear]:
         """The delayed synapse layers in forward order."""

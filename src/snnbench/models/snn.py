@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_tensor
 from ..synapses.event_linear import EventLinear
 from ..neurons import RecurrentLIF
@@ -105,6 +106,12 @@ class SpikingClassifier(nn.Module):
         self.record = False
         self.last_activity: dict[str, dict[str, Tensor]] = {}
         self.encoded_shape = self._probe_encoded_shape()
+
+    def _fc_layers(self, neurons: Sequence[nn.Module]) -> Iterator[tuple[str, nn.Module, nn.Module]]:
+        """The layers ``fc{i}`` (``self.fcs`` with ``neurons``), then the output layer."""
+        for i, (fc, nrn) in enumerate(zip(self.fcs, neurons)):
+            yield f"fc{i + 1}", fc, nrn
+        yield "out", self.out, self.out_neurons
 
     # -- encoding -----------------------------------------------------------------------
 
@@ -283,25 +290,16 @@ class FeedForwardSNN(SpikingClassifier):
     to keep recorded results bit-reproducible).
     """
 
+    @takes_options_of(SpikingClassifier.__init__, after="num_classes", positional=True)
     def __init__(
         self,
         input_shape: Sequence[int],
         hidden: Sequence[int],
         num_classes: int,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "spike_count",
-        output_beta: float | None = None,
         event_synapses: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            input_shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(input_shape, num_classes, **options)
         self.hidden = _widths("hidden", hidden)
         sizes = [math.prod(self.encoded_shape), *self.hidden]
         linear = EventLinear if event_synapses else nn.Linear
@@ -313,9 +311,7 @@ class FeedForwardSNN(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.neurons)
 
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)
@@ -331,6 +327,7 @@ class ConvSNN(SpikingClassifier):
     12c5-p2-32c5-p2 stack (padding ``"same"`` by default so 8x8 digits fit too).
     """
 
+    @takes_options_of(SpikingClassifier.__init__, positional=True)
     def __init__(
         self,
         input_shape: Sequence[int],
@@ -340,22 +337,12 @@ class ConvSNN(SpikingClassifier):
         hidden: Sequence[int] = (),
         pool: int = 2,
         padding: int | str = "same",
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "spike_count",
-        output_beta: float | None = None,
+        **options: Any,
     ) -> None:
         shape = _shape("input_shape", input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) for a ConvSNN, got {shape}")
-        super().__init__(
-            shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(shape, num_classes, **options)
         if len(self.encoded_shape) != 3:
             raise ValueError(
                 f"encoder {self.encoder_name!r} must keep the image shape for a ConvSNN, "
@@ -394,9 +381,7 @@ class ConvSNN(SpikingClassifier):
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
         for i, (conv, nrn) in enumerate(zip(self.convs, self.conv_neurons)):
             yield f"conv{i + 1}", conv, nrn
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        yield from self._fc_layers(self.neurons)
 
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq

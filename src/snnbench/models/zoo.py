@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from .ann import _Recording, _shape, _widths, check_batch_shape
 from .blocks import (
@@ -339,6 +340,7 @@ class SpikingMLP(SpikingClassifier):
     Series and tabular inputs work as in :class:`~snnbench.models.snn.FeedForwardSNN`.
     """
 
+    @takes_options_of(SpikingClassifier.__init__, defaults={"readout": "mean_membrane"})
     def __init__(
         self,
         input_shape: Sequence[int],
@@ -348,14 +350,9 @@ class SpikingMLP(SpikingClassifier):
         rows: bool = False,
         norm: str = "bn",
         dropout: float = 0.0,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "mean_membrane",
-        output_beta: float | None = None,
+        **options: Any,
     ) -> None:
+        neuron, neuron_kwargs, encoder = options["neuron"], options["neuron_kwargs"], options["encoder"]
         shape = _shape("input_shape", input_shape)
         self.rows = bool(rows)
         if self.rows:
@@ -366,11 +363,7 @@ class SpikingMLP(SpikingClassifier):
             self.image_shape = shape
             shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
         base, nkw = _base_neuron(neuron, neuron_kwargs)
-        super().__init__(
-            shape, num_classes, neuron=base, neuron_kwargs=nkw,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(shape, num_classes, **{**options, "neuron": base, "neuron_kwargs": nkw})
         self.neuron_kind = neuron
         self.hidden = _widths("hidden", hidden, allow_empty=False)
         self.norm = check_choice("norm", norm, ("bn", "tdbn", "none"))
@@ -386,9 +379,7 @@ class SpikingMLP(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.hidden_neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.hidden_neurons)
 
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive
 from ._checks import check_unit_interval, decay_from_tau
 from .adaptive import ALIFParams, ALIFState, alif, check_alif_params, theta_decay_from_tau
@@ -75,6 +76,16 @@ class _NeuronModule(nn.Module):
         self.last_membrane: torch.Tensor | None = None
         self.backend = check_choice("backend", backend, BACKENDS)
         self.check_finite = bool(check_finite)
+
+    def _init_lif(self, shape, options: dict) -> None:
+        """The constructor of a LIF-type kind from the options of :class:`LIF` (checked
+        by the kind's ``check_*_params`` at the end of its constructor)."""
+        o = options
+        _NeuronModule.__init__(self, shape, o["surrogate"], o["alpha"], o["record"],
+                               o.get("backend", "auto"), o["check_finite"])
+        self._init_beta(o["beta"], o["tau_mem"], o["dt"], o["learn_tau"], o["per_neuron"])
+        self._init_membrane(o["threshold"], o["reset"], o["v_reset"], o["refractory_steps"],
+                            o["detach_reset"])
 
     def _init_membrane(self, threshold, reset, v_reset, refractory_steps, detach_reset) -> None:
         """The LIF-type fields every membrane module stores (checked by the kind's
@@ -201,26 +212,9 @@ class LIF(_NeuronModule):
 class IF(LIF):
     """Integrate-and-fire layer: LIF with ``beta = 1`` (no leak)."""
 
-    def __init__(
-        self,
-        shape: int | Sequence[int] | None = None,
-        *,
-        threshold: float = 1.0,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        refractory_steps: int = 0,
-        surrogate: str | Surrogate = "atan",
-        alpha: float | None = None,
-        detach_reset: bool = False,
-        record: bool = False,
-        backend: str = "auto",
-        check_finite: bool = True,
-    ) -> None:
-        super().__init__(
-            shape, beta=1.0, threshold=threshold, reset=reset, v_reset=v_reset,
-            refractory_steps=refractory_steps, surrogate=surrogate, alpha=alpha,
-            detach_reset=detach_reset, record=record, backend=backend, check_finite=check_finite,
-        )
+    @takes_options_of(LIF.__init__, drop=("beta", "tau_mem", "dt", "learn_tau", "per_neuron"))
+    def __init__(self, shape: int | Sequence[int] | None = None, **lif_options) -> None:
+        super().__init__(shape, beta=1.0, **lif_options)
 
 
 class AdaptiveLIF(_NeuronModule):
@@ -234,32 +228,17 @@ class AdaptiveLIF(_NeuronModule):
     ``refractory_steps``, ``record`` or ``theta_decays_first`` need the reference loop.
     """
 
+    @takes_options_of(LIF.__init__, after="shape")
     def __init__(
         self,
         shape: int | Sequence[int] | None = None,
         *,
-        beta: float | None = None,
-        tau_mem: float | None = None,
-        dt: float = 1.0,
-        threshold: float = 1.0,
         theta_plus: float = 0.05,
         tau_theta: float = 1e7,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        refractory_steps: int = 0,
-        surrogate: str | Surrogate = "atan",
-        alpha: float | None = None,
-        detach_reset: bool = False,
-        learn_tau: bool = False,
-        per_neuron: bool = False,
-        record: bool = False,
         theta_decays_first: bool = False,
-        backend: str = "auto",
-        check_finite: bool = True,
+        **lif_options,
     ) -> None:
-        super().__init__(shape, surrogate, alpha, record, backend, check_finite)
-        self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
-        self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
+        self._init_lif(shape, lif_options)
         self.theta_plus = theta_plus
         self.tau_theta = check_positive("tau_theta", tau_theta)
         self.theta_decays_first = theta_decays_first

@@ -1,0 +1,99 @@
+"""Share a constructor's parameters with the classes that take the same options.
+
+Several public classes take the same long list of named options (every LIF-type neuron the
+membrane options, every SNN builder the encoder/neuron/readout options). Their signatures
+stay explicit for users and for the model builder, which checks config keys against
+``inspect.signature``; the decorator :func:`takes_options_of` writes the shared list once:
+
+.. code-block:: python
+
+    @takes_options_of(LIF.__init__, drop=("beta",))
+    def __init__(self, shape=None, *, extra: float = 0.0, **lif_options): ...
+
+``inspect.signature`` of the decorated function names every parameter (its own and the
+shared ones, with their defaults and annotations); a forwarder with that signature written
+out (generated, as :mod:`dataclasses` writes ``__init__``) binds each call, so a wrong call
+fails with Python's own message, and hands the function the shared options as keywords,
+every default filled in. A
+private helper of every stage, so it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["takes_options_of"]
+
+_P = inspect.Parameter
+
+
+def takes_options_of(
+    source: Callable,
+    *,
+    only: Sequence[str] | None = None,
+    drop: Sequence[str] = (),
+    after: str | None = None,
+    positional: bool = False,
+    defaults: Mapping[str, Any] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Decorator: ``**options`` of the decorated function stands for ``source``'s parameters.
+
+    The shared parameters are those of ``source`` (``only`` them when given, less ``drop``,
+    ``self`` and those the function names itself), with ``defaults`` replacing theirs. They
+    stand after the function's own parameter ``after`` (default: after all its own
+    parameters), keyword-only, or positional-or-keyword with ``positional=True``, so the
+    combined signature reads as if written out.
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        own = inspect.signature(fn)
+        own_params = [p for p in own.parameters.values() if p.kind is not _P.VAR_KEYWORD]
+        var_kw = [p for p in own.parameters.values() if p.kind is _P.VAR_KEYWORD]
+        if len(var_kw) != 1:
+            raise TypeError(f"{fn.__qualname__} must take **options to receive the shared ones")
+        names = {p.name for p in own_params}
+        src = inspect.signature(source).parameters
+        wanted = list(src) if only is None else list(only)
+        shared = [src[n] for n in wanted if n not in names and n not in drop and n != "self"]
+        at = len(own_params) if after is None else [p.name for p in own_params].index(after) + 1
+        kind = _P.POSITIONAL_OR_KEYWORD if positional else _P.KEYWORD_ONLY
+        new_defaults = dict(defaults or {})
+        shared = [p.replace(kind=kind, default=new_defaults.pop(p.name, p.default)) for p in shared]
+        if new_defaults:
+            raise TypeError(f"defaults for options {sorted(new_defaults)} that are not shared")
+        merged = own.replace(parameters=[*own_params[:at], *shared, *own_params[at:]])
+        wrapper = _forwarder(fn, merged, own_params, shared)
+        functools.update_wrapper(wrapper, fn)
+        wrapper.__signature__ = merged
+        return wrapper
+
+    return decorate
+
+
+def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list) -> Callable:
+    """A function written with the combined signature that calls ``fn`` (generated as
+    :mod:`dataclasses` writes ``__init__``), so that Python binds the call and words any
+    error as for a hand-written signature."""
+    head, defaults, seen_kw_only = [], {}, False
+    for p in merged.parameters.values():
+        if p.kind is _P.KEYWORD_ONLY and not seen_kw_only:
+            head.append("*")
+            seen_kw_only = True
+        if p.default is _P.empty:
+            head.append(p.name)
+        else:
+            defaults[f"_d_{p.name}"] = p.default
+            head.append(f"{p.name}=_d_{p.name}")
+    pos = [p.name for p in own if p.kind is not _P.KEYWORD_ONLY]
+    kw = [f"{p.name}={p.name}" for p in own if p.kind is _P.KEYWORD_ONLY]
+    kw += [f"{p.name}={p.name}" for p in shared]
+    src = f"def {fn.__name__}({', '.join(head)}):\n    return _fn({', '.join(pos + kw)})\n"
+    namespace = {"_fn": fn, **defaults}
+    exec(src, namespace)  # noqa: S102 - names are those of real signatures
+    out = namespace[fn.__name__]
+    if hasattr(out.__code__, "co_qualname"):  # Python >= 3.11 names Class.method in errors
+        out.__code__ = out.__code__.replace(co_qualname=fn.__qualname__)
+    return out
