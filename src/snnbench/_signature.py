@@ -90,10 +90,13 @@ def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list)
     pos = [p.name for p in own if p.kind is not _P.KEYWORD_ONLY]
     kw = [f"{p.name}={p.name}" for p in own if p.kind is _P.KEYWORD_ONLY]
     kw += [f"{p.name}={p.name}" for p in shared]
-    src = f"def {fn.__name__}({', '.join(head)}):\n    return _fn({', '.join(pos + kw)})\n"
+    src = f"def _forward({', '.join(head)}):\n    return _fn({', '.join(pos + kw)})\n"
     namespace = {"_fn": fn, **defaults}
-    exec(src, namespace)  # noqa: S102 - names are those of real signatures
-    out = namespace[fn.__name__]
-    if hasattr(out.__code__, "co_qualname"):  # Python >= 3.11 names Class.method in errors
-        out.__code__ = out.__code__.replace(co_qualname=fn.__qualname__)
+    exec(src, namespace)  # noqa: S102 - the names are those of real signatures
+    out = namespace["_forward"]
+    # error messages name the code object: Class.method (co_qualname, Python >= 3.11)
+    code = out.__code__.replace(co_name=fn.__name__)
+    if hasattr(code, "co_qualname"):
+        code = code.replace(co_qualname=fn.__qualname__)
+    out.__code__ = code
     return out
