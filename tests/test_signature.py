@@ -63,3 +63,13 @@ def test_misuse_fails_at_decoration():
         takes_options_of(Base.__init__)(lambda self, shape: None)
     with pytest.raises(TypeError, match="not shared"):
         takes_options_of(Base.__init__, defaults={"nope": 1})(lambda self, **o: None)
+
+
+def test_rest_collects_the_unnamed_keywords():
+    @takes_options_of(Base.__init__, rest="arch")
+    def f(self, *, arch: int, **options):
+        return arch, options
+
+    assert str(inspect.signature(f)) == (
+        "(self, *, shape: 'int', a: 'float' = 1.0, b: 'str' = 'x', c: 'bool' = False, **arch: 'int')")
+    assert f(None, shape=1, width=2) == ({"width": 2}, {"shape": 1, "a": 1.0, "b": "x", "c": False})

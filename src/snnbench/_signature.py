@@ -38,6 +38,7 @@ def takes_options_of(
     after: str | None = None,
     positional: bool = False,
     defaults: Mapping[str, Any] | None = None,
+    rest: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Decorator: ``**options`` of the decorated function stands for ``source``'s parameters.
 
@@ -45,7 +46,9 @@ def takes_options_of(
     ``self`` and those the function names itself), with ``defaults`` replacing theirs. They
     stand after the function's own parameter ``after`` (default: after all its own
     parameters), keyword-only, or positional-or-keyword with ``positional=True``, so the
-    combined signature reads as if written out.
+    combined signature reads as if written out. ``rest`` names an own keyword-only parameter
+    that receives, as a dict, the keywords no parameter names: it stands in the signature
+    as ``**rest`` (annotated with its annotation).
     """
 
     def decorate(fn: Callable) -> Callable:
@@ -64,8 +67,12 @@ def takes_options_of(
         shared = [p.replace(kind=kind, default=new_defaults.pop(p.name, p.default)) for p in shared]
         if new_defaults:
             raise TypeError(f"defaults for options {sorted(new_defaults)} that are not shared")
-        merged = own.replace(parameters=[*own_params[:at], *shared, *own_params[at:]])
-        wrapper = _forwarder(fn, merged, own_params, shared)
+        params = [*own_params[:at], *shared, *own_params[at:]]
+        if rest is not None:
+            (r,) = [p for p in own_params if p.name == rest]
+            params = [p for p in params if p is not r] + [r.replace(kind=_P.VAR_KEYWORD, default=_P.empty)]
+        merged = own.replace(parameters=params)
+        wrapper = _forwarder(fn, merged, own_params, shared, rest)
         functools.update_wrapper(wrapper, fn)
         wrapper.__signature__ = merged
         return wrapper
@@ -73,12 +80,16 @@ def takes_options_of(
     return decorate
 
 
-def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list) -> Callable:
+def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list,
+               rest: str | None) -> Callable:
     """A function written with the combined signature that calls ``fn`` (generated as
     :mod:`dataclasses` writes ``__init__``), so that Python binds the call and words any
     error as for a hand-written signature."""
     head, defaults, seen_kw_only = [], {}, False
     for p in merged.parameters.values():
+        if p.kind is _P.VAR_KEYWORD:
+            head.append(f"**{p.name}")
+            continue
         if p.kind is _P.KEYWORD_ONLY and not seen_kw_only:
             head.append("*")
             seen_kw_only = True

@@ -177,30 +177,16 @@ def _base_neuron(neuron: str, neuron_kwargs: dict[str, Any] | None) -> tuple[str
 class _SpikingZoo(SpikingClassifier):
     kind = ""
 
-    def __init__(
-        self,
-        input_shape: Sequence[int],
-        num_classes: int,
-        *,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str = "direct",
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int = 4,
-        readout: str = "mean_membrane",
-        output_beta: float | None = None,
-        **arch: Any,
-    ) -> None:
+    @takes_options_of(SpikingClassifier.__init__, rest="arch", defaults={
+        "encoder": "direct", "num_steps": 4, "readout": "mean_membrane"})
+    def __init__(self, input_shape: Sequence[int], num_classes: int, *, arch: Any, **options) -> None:
+        neuron, neuron_kwargs = options["neuron"], options["neuron_kwargs"]
         shape = _shape("input_shape", input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) for a spiking {self.kind}, got {shape}")
         # the base class builds the encoder and output layer
         base, nkw = _base_neuron(neuron, neuron_kwargs)
-        super().__init__(
-            shape, num_classes, neuron=base, neuron_kwargs=nkw,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(shape, num_classes, **{**options, "neuron": base, "neuron_kwargs": nkw})
         if len(self.encoded_shape) != 3:
             raise ValueError(
                 f"encoder {self.encoder_name!r} must keep the image shape, got {self.encoded_shape}"

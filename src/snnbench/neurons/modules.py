@@ -336,32 +336,24 @@ class CubaLIF(_NeuronModule):
     ``(spikes, CubaLIFState(i, v))``.
     """
 
+    @takes_options_of(LIF.__init__, drop=("refractory_steps", "learn_tau"), after="tau_syn")
     def __init__(
         self,
         shape: int | Sequence[int] | None = None,
         *,
         alpha: float | None = None,
         tau_syn: float | None = None,
-        beta: float | None = None,
-        tau_mem: float | None = None,
-        dt: float = 1.0,
-        threshold: float = 1.0,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        surrogate: str | Surrogate = "atan",
         slope: float | None = None,
-        detach_reset: bool = False,
         learn_decays: bool = False,
-        per_neuron: bool = False,
-        record: bool = False,
-        backend: str = "auto",
-        check_finite: bool = True,
+        **lif_options,
     ) -> None:
-        super().__init__(shape, surrogate, slope, record, backend, check_finite)
-        self.dt = check_positive("dt", dt)
+        o = lif_options  # alpha is the synaptic decay here, slope the surrogate's
+        super().__init__(shape, o["surrogate"], slope, o["record"], o["backend"], o["check_finite"])
+        self.dt = dt = check_positive("dt", o["dt"])
         a = _decay(alpha, tau_syn, dt, 0.8, "alpha", "tau_syn")
-        b = _decay(beta, tau_mem, dt, 0.9, "beta", "tau_mem")
-        self._init_membrane(threshold, reset, v_reset, 0, detach_reset)
+        b = _decay(o["beta"], o["tau_mem"], dt, 0.9, "beta", "tau_mem")
+        per_neuron = o["per_neuron"]
+        self._init_membrane(o["threshold"], o["reset"], o["v_reset"], 0, o["detach_reset"])
         if per_neuron and (self.shape is None or not learn_decays):
             raise ValueError("per_neuron=True needs learn_decays=True and the neuron shape")
         self.learn_decays = bool(learn_decays)
