@@ -1,4 +1,4 @@
-"""Share a constructor's parameters with the classes that take the same options.
+"""Write a list of options once and share it with the functions and classes that take it.
 
 Several public classes take the same long list of named options (every LIF-type neuron the
 membrane options, every SNN builder the encoder/neuron/readout options). Their signatures
@@ -23,9 +23,11 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["takes_options_of"]
+__all__ = ["takes_options_of", "keywords_of", "bound_options"]
+
+F = TypeVar("F", bound=Callable)
 
 _P = inspect.Parameter
 
@@ -111,3 +113,24 @@ def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list,
         code = code.replace(co_qualname=fn.__qualname__)
     out.__code__ = code
     return out
+
+
+def keywords_of(source: Callable) -> Callable[[F], F]:
+    """Give the decorated ``f(..., **options)`` the parameters and defaults of ``source``
+    (keeping ``f``'s return annotation), so that ``help()``, ``inspect.signature`` and the
+    dataset registry see the options written once, in ``source``; ``f`` passes its options
+    on to ``source``, which binds them."""
+
+    def decorate(f: F) -> F:
+        ret = inspect.signature(f).return_annotation
+        f.__signature__ = inspect.signature(source).replace(return_annotation=ret)  # type: ignore[attr-defined]
+        return f
+
+    return decorate
+
+
+def bound_options(source: Callable, *args, **kwargs) -> dict:
+    """The arguments ``source(*args, **kwargs)`` would see, defaults filled in."""
+    bound = inspect.signature(source).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments
