@@ -41,7 +41,7 @@ from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from ..synapses.delays import DelayedLinear, anneal_sigma
 from .ann import _widths
-from .blocks import NEURON_KINDS, Neurons, TimeDropout, make_norm
+from .blocks import NEURON_KINDS, Neurons, TimeDropout, image_rows, make_norm, row_series_shape
 from .snn import SpikingClassifier
 
 __all__ = ["AnnealedDelayedLinear", "DelaySpikingMLP"]
@@ -117,12 +117,7 @@ class DelaySpikingMLP(SpikingClassifier):
         self.rows = rows
         if rows:
             shape = tuple(int(v) for v in input_shape)
-            if len(shape) != 3:
-                raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
-            if encoder not in (None, "direct"):
-                raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
-            self.image_shape = shape
-            input_shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
+            self.image_shape, input_shape = shape, row_series_shape(shape, encoder)
         nkw = dict(options["neuron_kwargs"] or {})
         super().__init__(
             input_shape, num_classes, **{
@@ -199,8 +194,7 @@ class DelaySpikingMLP(SpikingClassifier):
                 raise ValueError(
                     f"x must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(x.shape)}"
                 )
-            b, c, hgt, w = x.shape
-            x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
+            x = image_rows(x)
         seq, mask = self.encode(x, lengths, generator)
         if self.extra_steps:
             e = self.extra_steps

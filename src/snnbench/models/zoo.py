@@ -34,8 +34,8 @@ from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from .ann import _Recording, _shape, _widths, check_batch_shape
 from .blocks import (
-    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, make_norm,
-    make_pool,
+    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, image_rows,
+    make_norm, make_pool, row_series_shape,
 )
 from .snn import SpikingClassifier
 
@@ -342,12 +342,7 @@ class SpikingMLP(SpikingClassifier):
         shape = _shape("input_shape", input_shape)
         self.rows = bool(rows)
         if self.rows:
-            if len(shape) != 3:
-                raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
-            if encoder not in (None, "direct"):
-                raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
-            self.image_shape = shape
-            shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
+            self.image_shape, shape = shape, row_series_shape(shape, encoder)
         base, nkw = _base_neuron(neuron, neuron_kwargs)
         super().__init__(shape, num_classes, **{**options, "neuron": base, "neuron_kwargs": nkw})
         self.neuron_kind = neuron
@@ -386,8 +381,7 @@ class SpikingMLP(SpikingClassifier):
     ) -> tuple[Tensor, Tensor | None]:
         if self.rows:
             check_batch_shape(x, self.image_shape)
-            b, c, hgt, w = x.shape
-            x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
+            x = image_rows(x)
         return self.encode(x, lengths, generator)
 
 

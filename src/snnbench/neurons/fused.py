@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_tensor
 from . import kernels
 from ._checks import RESETS, as_tensor, check_broadcast, check_unit_interval, check_v_reset
@@ -79,20 +80,10 @@ def lif_multistep_fused(
     return kernels.run("lif", be, x_seq, (v0,), (beta,), c)
 
 
-def if_multistep_fused(
-    x_seq: torch.Tensor,
-    v0: torch.Tensor | None = None,
-    threshold: float = 1.0,
-    reset: str = "soft",
-    v_reset: float = 0.0,
-    surrogate: Surrogate | str = "atan",
-    detach_reset: bool = False,
-    backend: str = "auto",
-) -> tuple[torch.Tensor, torch.Tensor]:
+@takes_options_of(lif_multistep_fused, drop=("beta",), positional=True)
+def if_multistep_fused(**options) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Integrate-and-fire: :func:`lif_multistep_fused` with :math:`\beta = 1` (no leak)."""
-    return lif_multistep_fused(
-        x_seq, v0, 1.0, threshold, reset, v_reset, surrogate, detach_reset, backend
-    )
+    return lif_multistep_fused(beta=1.0, **options)
 
 
 def alif_multistep_fused(

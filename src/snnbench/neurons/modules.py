@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -26,8 +27,8 @@ from torch import nn
 from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive
 from ._checks import check_unit_interval, decay_from_tau
-from .adaptive import ALIFParams, ALIFState, alif, check_alif_params, theta_decay_from_tau
-from .cuba import CubaLIFParams, CubaLIFState, check_cuba_params, cuba_lif
+from .adaptive import ALIFParams, alif, check_alif_params, theta_decay_from_tau
+from .cuba import CubaLIFParams, check_cuba_params, cuba_lif
 from .izhikevich import (
     IzhikevichParams,
     IzhikevichState,
@@ -36,7 +37,7 @@ from .izhikevich import (
     izhikevich_preset,
 )
 from .kernels import BACKENDS
-from .lif import LIFParams, LIFState, beta_from_tau, check_lif_params, lif
+from .lif import LIFParams, beta_from_tau, check_lif_params, lif
 from .surrogate import Surrogate, get_surrogate
 
 
@@ -150,6 +151,11 @@ class _NeuronModule(nn.Module):
             return -self.dt / torch.log(b)
         return math.inf if b == 1.0 else (-self.dt / math.log(b) if b > 0 else 0.0)
 
+    def forward(self, x_seq: torch.Tensor, state: NamedTuple | None = None) -> tuple[torch.Tensor, NamedTuple]:
+        """``(spikes, state)`` of the kind's multi-step function ``_run`` (its state type)."""
+        _check_input_shape(x_seq, self.shape)
+        return self._finish(type(self)._run(x_seq, state, self.params(), **self._run_kw()))
+
     def _finish(self, out):
         if self.record:
             spikes, state, mem = out
@@ -191,15 +197,11 @@ class LIF(_NeuronModule):
         self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         check_lif_params(self.params())  # fail at construction, not at the first batch
 
+    _run = staticmethod(lif)
+
     def params(self) -> LIFParams:
         """The ``LIFParams`` the next forward uses (beta a tensor when learnable)."""
         return self._lif_params()
-
-    def forward(
-        self, x_seq: torch.Tensor, state: LIFState | None = None
-    ) -> tuple[torch.Tensor, LIFState]:
-        _check_input_shape(x_seq, self.shape)
-        return self._finish(lif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         beta = "learned" if self.learn_tau else f"{self._beta:.4g}"
@@ -244,6 +246,8 @@ class AdaptiveLIF(_NeuronModule):
         self.theta_decays_first = theta_decays_first
         check_alif_params(self.params())
 
+    _run = staticmethod(alif)
+
     def params(self) -> ALIFParams:
         """The ``ALIFParams`` the next forward uses."""
         return ALIFParams(
@@ -253,12 +257,6 @@ class AdaptiveLIF(_NeuronModule):
             surrogate=self.surrogate, detach_reset=self.detach_reset,
             theta_decays_first=self.theta_decays_first,
         )
-
-    def forward(
-        self, x_seq: torch.Tensor, state: ALIFState | None = None
-    ) -> tuple[torch.Tensor, ALIFState]:
-        _check_input_shape(x_seq, self.shape)
-        return self._finish(alif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         beta = "learned" if self.learn_tau else f"{self._beta:.4g}"
@@ -368,18 +366,14 @@ class CubaLIF(_NeuronModule):
             self._decays = (a, b)
         check_cuba_params(self.params())
 
+    _run = staticmethod(cuba_lif)
+
     def params(self) -> CubaLIFParams:
         """The ``CubaLIFParams`` the next forward uses (decays tensors when learnable)."""
         a, b = torch.sigmoid(self.w).unbind(0) if self.learn_decays else self._decays
         return CubaLIFParams(alpha=a, beta=b, threshold=self.threshold, reset=self.reset,
                              v_reset=self.v_reset, surrogate=self.surrogate,
                              detach_reset=self.detach_reset)
-
-    def forward(
-        self, x_seq: torch.Tensor, state: CubaLIFState | None = None
-    ) -> tuple[torch.Tensor, CubaLIFState]:
-        _check_input_shape(x_seq, self.shape)
-        return self._finish(cuba_lif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         decays = "learned" if self.learn_decays else f"alpha={self._decays[0]:.4g}, beta={self._decays[1]:.4g}"
