@@ -73,3 +73,17 @@ def test_rest_collects_the_unnamed_keywords():
     assert str(inspect.signature(f)) == (
         "(self, *, shape: 'int', a: 'float' = 1.0, b: 'str' = 'x', c: 'bool' = False, **arch: 'int')")
     assert f(None, shape=1, width=2) == ({"width": 2}, {"shape": 1, "a": 1.0, "b": "x", "c": False})
+
+
+def test_decorators_stack_and_the_function_gets_every_option():
+    def first(self, *, a: int = 1, b: int = 2): ...
+
+    def second(self, c: int = 3): ...
+
+    @takes_options_of(second, positional=True, after="x")
+    @takes_options_of(first)
+    def f(self, x, y=0, **options):
+        return x, y, options
+
+    assert str(inspect.signature(f)) == "(self, x, c: 'int' = 3, y=0, *, a: 'int' = 1, b: 'int' = 2)"
+    assert f(None, 1, 5, 6, b=7) == (1, 6, {"a": 1, "b": 7, "c": 5})

@@ -46,44 +46,52 @@ def takes_options_of(
 
     The shared parameters are those of ``source`` (``only`` them when given, less ``drop``,
     ``self`` and those the function names itself), with ``defaults`` replacing theirs. They
-    stand after the function's own parameter ``after`` (default: after all its own
-    parameters), keyword-only, or positional-or-keyword with ``positional=True``, so the
-    combined signature reads as if written out. ``rest`` names an own keyword-only parameter
-    that receives, as a dict, the keywords no parameter names: it stands in the signature
-    as ``**rest`` (annotated with its annotation).
+    stand after the function's parameter ``after`` (default: at the end, or before the
+    first keyword-only one when positional), keyword-only, or positional-or-keyword with
+    ``positional=True``, so the combined signature reads as if written out. ``rest`` names
+    an own keyword-only parameter that receives, as a dict, the keywords no parameter names:
+    it stands in the signature as ``**rest``. Decorators stack: each adds the options of its
+    source to those of the decorators below it, and the function receives them all.
     """
 
     def decorate(fn: Callable) -> Callable:
-        own = inspect.signature(fn)
-        own_params = [p for p in own.parameters.values() if p.kind is not _P.VAR_KEYWORD]
-        var_kw = [p for p in own.parameters.values() if p.kind is _P.VAR_KEYWORD]
-        if len(var_kw) != 1:
-            raise TypeError(f"{fn.__qualname__} must take **options to receive the shared ones")
-        names = {p.name for p in own_params}
+        inner, params, shared_names, rest_param = getattr(fn, "_options_of", (fn, None, (), None))
+        if params is None:  # the first decorator: the function's own parameters
+            own = inspect.signature(fn).parameters.values()
+            if sum(p.kind is _P.VAR_KEYWORD for p in own) != 1:
+                raise TypeError(f"{fn.__qualname__} must take **options to receive the shared ones")
+            params = [p for p in own if p.kind is not _P.VAR_KEYWORD]
+            if rest is not None:
+                (rest_param,) = [p for p in params if p.name == rest]
+                params.remove(rest_param)
+        names = [p.name for p in params]
         src = inspect.signature(source).parameters
         wanted = list(src) if only is None else list(only)
         shared = [src[n] for n in wanted if n not in names and n not in drop and n != "self"]
-        at = len(own_params) if after is None else [p.name for p in own_params].index(after) + 1
         kind = _P.POSITIONAL_OR_KEYWORD if positional else _P.KEYWORD_ONLY
+        if after is not None:
+            at = names.index(after) + 1
+        else:
+            kinds = [p.kind for p in params]
+            at = kinds.index(_P.KEYWORD_ONLY) if positional and _P.KEYWORD_ONLY in kinds else len(params)
         new_defaults = dict(defaults or {})
         shared = [p.replace(kind=kind, default=new_defaults.pop(p.name, p.default)) for p in shared]
         if new_defaults:
             raise TypeError(f"defaults for options {sorted(new_defaults)} that are not shared")
-        params = [*own_params[:at], *shared, *own_params[at:]]
-        if rest is not None:
-            (r,) = [p for p in own_params if p.name == rest]
-            params = [p for p in params if p is not r] + [r.replace(kind=_P.VAR_KEYWORD, default=_P.empty)]
-        merged = own.replace(parameters=params)
-        wrapper = _forwarder(fn, merged, own_params, shared, rest)
-        functools.update_wrapper(wrapper, fn)
+        params = [*params[:at], *shared, *params[at:]]
+        shared_names = (*shared_names, *(p.name for p in shared))
+        tail = [] if rest_param is None else [rest_param.replace(kind=_P.VAR_KEYWORD, default=_P.empty)]
+        merged = inspect.signature(inner).replace(parameters=params + tail)
+        wrapper = _forwarder(inner, merged, shared_names)
+        functools.update_wrapper(wrapper, inner)
         wrapper.__signature__ = merged
+        wrapper._options_of = (inner, params, shared_names, rest_param)
         return wrapper
 
     return decorate
 
 
-def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list,
-               rest: str | None) -> Callable:
+def _forwarder(fn: Callable, merged: inspect.Signature, shared: Sequence[str]) -> Callable:
     """A function written with the combined signature that calls ``fn`` (generated as
     :mod:`dataclasses` writes ``__init__``), so that Python binds the call and words any
     error as for a hand-written signature."""
@@ -100,9 +108,9 @@ def _forwarder(fn: Callable, merged: inspect.Signature, own: list, shared: list,
         else:
             defaults[f"_d_{p.name}"] = p.default
             head.append(f"{p.name}=_d_{p.name}")
+    own = [p for p in inspect.signature(fn).parameters.values() if p.kind is not _P.VAR_KEYWORD]
     pos = [p.name for p in own if p.kind is not _P.KEYWORD_ONLY]
-    kw = [f"{p.name}={p.name}" for p in own if p.kind is _P.KEYWORD_ONLY]
-    kw += [f"{p.name}={p.name}" for p in shared]
+    kw = [f"{n}={n}" for n in [p.name for p in own if p.kind is _P.KEYWORD_ONLY] + list(shared)]
     src = f"def _forward({', '.join(head)}):\n    return _fn({', '.join(pos + kw)})\n"
     namespace = {"_fn": fn, **defaults}
     exec(src, namespace)  # noqa: S102 - the names are those of real signatures

@@ -52,6 +52,9 @@ from .snn import SpikingClassifier
 
 __all__ = ["DelaySNN"]
 
+# the options of every DelayedLinear layer that DelaySNN takes (bias on by default)
+_DELAY_OPTIONS = ("bias", "delay_init", "init_delay", "sigma_init", "sigma_final")
+
 
 class DelaySNN(SpikingClassifier):
     """Fully connected SNN with a learnable delay per connection (see the module docstring).
@@ -78,22 +81,23 @@ class DelaySNN(SpikingClassifier):
     """
 
     @takes_options_of(SpikingClassifier.__init__, after="max_delay", positional=True)
+    @takes_options_of(DelayedLinear.__init__, only=_DELAY_OPTIONS, after="delay_output",
+                      positional=True, defaults={"bias": True})
+    @takes_options_of(DelayedLinear.__init__, only=("max_delay",), after="num_classes",
+                      positional=True, defaults={"max_delay": 25})
     def __init__(
         self,
         input_shape: Sequence[int],
         hidden: Sequence[int],
         num_classes: int,
-        max_delay: int = 25,
         delay_output: bool = True,
-        bias: bool = True,
-        delay_init: str = "uniform",
-        init_delay: float = 0.0,
-        sigma_init: float | None = None,
-        sigma_final: float = 0.5,
         sigma_schedule: str = "exponential",
         extra_steps: int | None = None,
         **options: Any,
     ) -> None:
+        max_delay = options.pop("max_delay")
+        delay_kw = {k: options.pop(k) for k in _DELAY_OPTIONS}
+        bias = delay_kw["bias"]
         super().__init__(input_shape, num_classes, **options)
         self.max_delay = check_int("max_delay", max_delay, minimum=1)
         self.hidden = _widths("hidden", hidden)
@@ -109,10 +113,7 @@ class DelaySNN(SpikingClassifier):
         # A delayed copy of a constant input is not constant over the first K steps: the
         # run-the-first-synapse-once shortcut of the base class does not apply.
         self.constant_input = False
-        delay_kw = dict(
-            bias=bias, delay_init=delay_init, init_delay=init_delay, sigma_init=sigma_init,
-            sigma_final=sigma_final, schedule=sigma_schedule,
-        )
+        delay_kw["schedule"] = sigma_schedule
         sizes = [math.prod(self.encoded_shape), *self.hidden]
         self.fcs = nn.ModuleList(
             DelayedLinear(a, b, self.max_delay, **delay_kw) for a, b in zip(sizes, sizes[1:])

@@ -44,7 +44,7 @@ from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_tensor
 from ..synapses.event_linear import EventLinear
 from ..neurons import RecurrentLIF
-from .ann import _conv_stack, _kernel_list, _shape, _widths, check_batch_shape
+from .ann import CNN, _conv_stack, _kernel_list, _shape, _widths, check_batch_shape
 from .components import (
     NEURONS,
     LeakyIntegrator,
@@ -56,6 +56,7 @@ from .components import (
 from .readout import MEMBRANE_READOUTS, READOUTS, get_masked_readout, lengths_to_mask
 
 SERIES_ENCODERS = ("direct", "delta", "population")
+_CONV_OPTIONS = ("kernel_size", "hidden", "pool", "padding")  # ConvSNN's, as the CNN's
 STATIC_ENCODERS = ("poisson", "bernoulli", "latency", "rank_order", "population", "direct")
 
 
@@ -328,17 +329,11 @@ class ConvSNN(SpikingClassifier):
     """
 
     @takes_options_of(SpikingClassifier.__init__, positional=True)
+    @takes_options_of(CNN.__init__, only=_CONV_OPTIONS, positional=True)  # the ANN twin's layout
     def __init__(
-        self,
-        input_shape: Sequence[int],
-        channels: Sequence[int],
-        num_classes: int,
-        kernel_size: int | Sequence[int] = 5,
-        hidden: Sequence[int] = (),
-        pool: int = 2,
-        padding: int | str = "same",
-        **options: Any,
+        self, input_shape: Sequence[int], channels: Sequence[int], num_classes: int, **options: Any
     ) -> None:
+        kernel_size, hidden, pool, padding = (options.pop(k) for k in _CONV_OPTIONS)
         shape = _shape("input_shape", input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) for a ConvSNN, got {shape}")
