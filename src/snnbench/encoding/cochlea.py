@@ -70,9 +70,11 @@ __all__ = [
 SCALES = ("erb", "mel")
 COMPRESSIONS = ("power", "log", "none")
 SPIKINGS = ("lif", "delta")
-# the options of cochleagram's envelope that the encoder module takes as well
+# the options of cochleagram's envelope and of cochlea_encode's spike generator that the
+# encoder module takes as well
 _ENVELOPE_OPTIONS = ("fmin", "fmax", "scale", "dt", "win_ms", "compression", "exponent",
                      "log_floor", "normalise")
+_SPIKE_OPTIONS = ("spiking", "tau_mem", "gain", "threshold", "delta_threshold")
 _GT_ORDER = 4
 _GT_B = 1.019
 
@@ -287,21 +289,18 @@ class CochleaEncoder(Encoder):
     stochastic = False
 
     @takes_options_of(cochleagram, only=_ENVELOPE_OPTIONS, after="n_channels")
+    @takes_options_of(cochlea_encode, only=_SPIKE_OPTIONS, after="n_channels")
     def __init__(
         self,
         sample_rate: float = 8000.0,
         n_channels: int = 64,
         *,
-        spiking: str = "lif",
-        tau_mem: float = 10.0,
-        gain: float = 1.0,
-        threshold: float = 1.0,
-        delta_threshold: float = 0.1,
         num_steps: int | None = None,
-        **envelope: Any,
+        **options: Any,
     ) -> None:
         fmin, fmax, scale, dt, win_ms, compression, exponent, log_floor, normalise = (
-            envelope[k] for k in _ENVELOPE_OPTIONS)
+            options[k] for k in _ENVELOPE_OPTIONS)
+        spiking, tau_mem, gain, threshold, delta_threshold = (options[k] for k in _SPIKE_OPTIONS)
         super().__init__()
         self.sample_rate = check_positive("sample_rate", sample_rate)
         self.n_channels = check_int("n_channels", n_channels, minimum=1)

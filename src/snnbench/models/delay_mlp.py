@@ -42,6 +42,7 @@ from .._validation import check_choice, check_int, check_positive, check_range
 from ..synapses.delays import DelayedLinear, anneal_sigma
 from .ann import _widths
 from .blocks import NEURON_KINDS, Neurons, TimeDropout, image_rows, make_norm, row_series_shape
+from .delay_snn import append_silence
 from .snn import SpikingClassifier
 
 __all__ = ["AnnealedDelayedLinear", "DelaySpikingMLP"]
@@ -195,13 +196,7 @@ class DelaySpikingMLP(SpikingClassifier):
                     f"x must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(x.shape)}"
                 )
             x = image_rows(x)
-        seq, mask = self.encode(x, lengths, generator)
-        if self.extra_steps:
-            e = self.extra_steps
-            seq = torch.cat([seq, seq.new_zeros(e, *seq.shape[1:])], 0)
-            if mask is not None:
-                # ones prepended shift each sample's valid prefix t < L_b to t < L_b + e
-                mask = torch.cat([mask.new_ones(e, mask.shape[1]), mask], 0)
+        seq, mask = append_silence(*self.encode(x, lengths, generator), self.extra_steps)
         return self._readout_fn(self.run(seq, generator), mask)
 
     def extra_repr(self) -> str:

@@ -56,6 +56,18 @@ __all__ = ["DelaySNN"]
 _DELAY_OPTIONS = ("bias", "delay_init", "init_delay", "sigma_init", "sigma_final")
 
 
+def append_silence(seq: Tensor, mask: Tensor | None, steps: int) -> tuple[Tensor, Tensor | None]:
+    """``seq`` ``[T, B, ...]`` followed by ``steps`` zero frames, and the valid-step ``mask``
+    ``[T, B]`` (or None) extended so that each sample's window ends ``steps`` later."""
+    if steps:
+        seq = torch.cat([seq, seq.new_zeros(steps, *seq.shape[1:])], 0)
+        if mask is not None:
+            # mask is 1 on each sample's prefix t < L_b; prepending the ones shifts that
+            # prefix to t < L_b + steps, the sample's window extended by steps
+            mask = torch.cat([mask.new_ones(steps, mask.shape[1]), mask], 0)
+    return seq, mask
+
+
 class DelaySNN(SpikingClassifier):
     """Fully connected SNN with a learnable delay per connection (see the module docstring).
 
@@ -149,15 +161,7 @@ class DelaySNN(SpikingClassifier):
     ) -> tuple[Tensor, Tensor | None]:
         """The encoded input followed by ``extra_steps`` zero frames after each sample's
         last valid step."""
-        seq, mask = self.encode(x, lengths, generator)
-        if self.extra_steps:
-            e = self.extra_steps
-            seq = torch.cat([seq, seq.new_zeros(e, *seq.shape[1:])], 0)
-            if mask is not None:
-                # mask is 1 on each sample's prefix t < L_b; prepending e ones shifts that
-                # prefix to t < L_b + e, the sample's window extended by e steps
-                mask = torch.cat([mask.new_ones(e, mask.shape[1]), mask], 0)
-        return seq, mask
+        return append_silence(*self.encode(x, lengths, generator), self.extra_steps)
 
     def extra_repr(self) -> str:
         return (
