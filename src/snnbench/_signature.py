@@ -14,8 +14,9 @@ stay explicit for users and for the model builder, which checks config keys agai
 shared ones, with their defaults and annotations); a forwarder with that signature written
 out (generated, as :mod:`dataclasses` writes ``__init__``) binds each call, so a wrong call
 fails with Python's own message, and hands the function the shared options as keywords,
-every default filled in. A
-private helper of every stage, so it imports nothing from the package.
+every default filled in. :func:`keywords_of` is the lighter form for a wrapper that passes
+every option on unchanged. A private helper of every stage, so it imports nothing from the
+package.
 """
 
 from __future__ import annotations
