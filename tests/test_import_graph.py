@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "snnbench"
 # (validation, atomic files, native builds, valid-step masks) come first; the package root
 # re-exports every stage. A new subpackage or top-level module must be named here.
 STAGES: dict[str, int] = {
-    "_validation": 0, "_files": 0, "_native": 0, "_steps": 0, "_version": 0,
+    "_validation": 0, "_signature": 0, "_files": 0, "_native": 0, "_steps": 0, "_version": 0,
     "data": 1,
     "encoding": 2,
     "neurons": 3, "synapses": 3,

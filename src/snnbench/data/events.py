@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive
 
 __all__ = [
@@ -342,28 +343,26 @@ class EventFrameDataset(torch.utils.data.Dataset):
         return torch.stack(frames).to(dtype), self.labels.clone()
 
 
+# the binning options of EventFrameDataset that the loaders take, with their own defaults
+_BINNING = ("num_steps", "dt", "duration", "binary")
+
+
 def collate_time_first(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """DataLoader collate: ``[(frames [T, ...], label), ...] -> ([T, B, ...], labels [B])``."""
     frames, labels = zip(*batch)
     return torch.stack(frames, dim=1), torch.as_tensor(labels, dtype=torch.int64)
 
 
-def load_hsd(
-    root: str | os.PathLike[str],
-    name: str = "shd",
-    split: str = "train",
-    *,
-    num_steps: int | None = None,
-    dt: float | None = 10.0,
-    duration: float | None = 1400.0,
-    binary: bool = False,
-) -> EventFrameDataset:
+@takes_options_of(EventFrameDataset.__init__, only=_BINNING, defaults={"dt": 10.0, "duration": 1400.0})
+def load_hsd(root: str | os.PathLike[str], name: str = "shd", split: str = "train",
+             **binning) -> EventFrameDataset:
     """SHD (20 classes) or SSC (35 classes) split from ``root/{name}_{split}.h5``.
 
     700 input units; times converted to ms. Default binning: ``dt=10`` ms bins over
     ``duration=1400`` ms (T = 140; SHD clips last up to about 1.4 s, and any later spike
     lands in the last bin). Splits: SHD train/test, SSC train/valid/test.
     """
+    num_steps, dt, duration, binary = (binning[k] for k in _BINNING)
     name = check_choice("name", name, tuple(HSD_SPLITS))
     split = check_choice("split", split, HSD_SPLITS[name])
     folder = Path(root)
@@ -391,15 +390,8 @@ def load_hsd(
                              duration=duration, binary=binary, num_classes=n_classes)
 
 
-def load_nmnist(
-    root: str | os.PathLike[str],
-    split: str = "train",
-    *,
-    num_steps: int | None = None,
-    dt: float | None = 10.0,
-    duration: float | None = 320.0,
-    binary: bool = False,
-) -> EventFrameDataset:
+@takes_options_of(EventFrameDataset.__init__, only=_BINNING, defaults={"dt": 10.0, "duration": 320.0})
+def load_nmnist(root: str | os.PathLike[str], split: str = "train", **binning) -> EventFrameDataset:
     """N-MNIST split from ``root/Train/<digit>/*.bin`` or ``root/Test/<digit>/*.bin``;
     samples are ``[T, 2, 34, 34]`` event counts (default 10 ms bins over 320 ms: T = 32,
     covering the three ~100 ms saccades; later events are dropped)."""
@@ -424,7 +416,7 @@ def load_nmnist(
         ev = read_nmnist_bin(files[i])
         return ev.t / 1000.0, (ev.p * h + ev.y) * w + ev.x
 
-    ds = EventFrameDataset(loader, np.asarray(labels), n_p * h * w, num_steps=num_steps, dt=dt,
-                           duration=duration, binary=binary, frame_shape=(n_p, h, w), num_classes=10)
+    ds = EventFrameDataset(loader, np.asarray(labels), n_p * h * w, **binning, frame_shape=(n_p, h, w),
+                           num_classes=10)
     ds.files = files
     return ds

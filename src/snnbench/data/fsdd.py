@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from .._files import atomic_write
+from .._signature import bound_options, keywords_of
 from .._validation import check_choice, check_int, check_positive
 from .audio import decode_wav, log_mel_spectrogram
 from .paths import cache_dir, default_data_root
-from ._signature import bound_options, keywords_of
 from .splits import RawData
 
 FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset"

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._signature import takes_options_of
 from .._validation import check_int, check_positive
 from .audio import log_mel_spectrogram, read_wav
 from .paths import resolve_root
@@ -99,24 +100,13 @@ def _read_list(path: Path) -> set[str]:
     return {line.strip().replace("\\", "/") for line in path.read_text().splitlines() if line.strip()}
 
 
-def load_gsc_raw(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    clip_s: float = 1.0,
-    target_rate: int = 8000,
-    n_fft: int = 256,
-    hop: int = 80,
-    n_mels: int = 140,
-    fmin: float = 50.0,
-    fmax: float = 14000.0,
-) -> RawData:
+@takes_options_of(gsc_features, drop=("wave", "sample_rate"))
+def load_gsc_raw(root: str | os.PathLike[str] | None = None, **options) -> RawData:
     """Speech Commands v0.02 from ``root`` (the unpacked archive, or a folder holding
     ``speech_commands_v0.02/``; default ``default_data_root()/speech_commands_v0.02``) as
     ``[101, 140]`` dB log-mel series; the keywords are :func:`gsc_features`' (defaults: the
     reference's). Raises FileNotFoundError naming what is missing and where the data comes
     from."""
-    options = dict(clip_s=clip_s, target_rate=target_rate, n_fft=n_fft, hop=hop, n_mels=n_mels,
-                   fmin=fmin, fmax=fmax)
     base = resolve_root(root, FOLDER)
     folder = next((p for p in (base, base / FOLDER) if (p / "testing_list.txt").is_file()), base)
     test_list = _read_list(folder / "testing_list.txt")

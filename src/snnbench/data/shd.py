@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._signature import takes_options_of
 from .._validation import check_int, check_positive
 from .paths import resolve_root
 from .splits import RawData
@@ -107,15 +108,11 @@ def load_shd_raw(
     return _load_binned("shd", "Spiking Heidelberg Digits", root, dt, duration, channel_bin, binary)
 
 
-def load_ssc_raw(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    dt: float = 10.0,
-    duration: float = 1000.0,
-    channel_bin: int = 1,
-    binary: bool = False,
-) -> RawData:
+@takes_options_of(load_shd_raw)
+def load_ssc_raw(root: str | os.PathLike[str] | None = None, **options) -> RawData:
     """SSC from ``root/ssc_train.h5`` and ``root/ssc_test.h5`` (default
     ``default_data_root()/ssc``), binned as :func:`load_shd_raw` bins SHD; 35 classes.
     Raises FileNotFoundError naming the missing file and where to get it."""
-    return _load_binned("ssc", "Spiking Speech Commands", root, dt, duration, channel_bin, binary)
+    o = options
+    return _load_binned("ssc", "Spiking Speech Commands", root, o["dt"], o["duration"],
+                        o["channel_bin"], o["binary"])

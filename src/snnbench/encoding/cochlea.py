@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive
 from ..data.audio import hz_to_mel, mel_to_hz
 from ..neurons.lif import LIFParams, lif
@@ -68,6 +70,11 @@ __all__ = [
 SCALES = ("erb", "mel")
 COMPRESSIONS = ("power", "log", "none")
 SPIKINGS = ("lif", "delta")
+# the options of cochleagram's envelope and of cochlea_encode's spike generator that the
+# encoder module takes as well
+_ENVELOPE_OPTIONS = ("fmin", "fmax", "scale", "dt", "win_ms", "compression", "exponent",
+                     "log_floor", "normalise")
+_SPIKE_OPTIONS = ("spiking", "tau_mem", "gain", "threshold", "delta_threshold")
 _GT_ORDER = 4
 _GT_B = 1.019
 
@@ -281,27 +288,19 @@ class CochleaEncoder(Encoder):
 
     stochastic = False
 
+    @takes_options_of(cochleagram, only=_ENVELOPE_OPTIONS, after="n_channels")
+    @takes_options_of(cochlea_encode, only=_SPIKE_OPTIONS, after="n_channels")
     def __init__(
         self,
         sample_rate: float = 8000.0,
         n_channels: int = 64,
         *,
-        fmin: float = 100.0,
-        fmax: float | None = None,
-        scale: str = "erb",
-        dt: float = 5.0,
-        win_ms: float = 20.0,
-        compression: str = "power",
-        exponent: float = 0.3,
-        log_floor: float = 1e-3,
-        normalise: bool = True,
-        spiking: str = "lif",
-        tau_mem: float = 10.0,
-        gain: float = 1.0,
-        threshold: float = 1.0,
-        delta_threshold: float = 0.1,
         num_steps: int | None = None,
+        **options: Any,
     ) -> None:
+        fmin, fmax, scale, dt, win_ms, compression, exponent, log_floor, normalise = (
+            options[k] for k in _ENVELOPE_OPTIONS)
+        spiking, tau_mem, gain, threshold, delta_threshold = (options[k] for k in _SPIKE_OPTIONS)
         super().__init__()
         self.sample_rate = check_positive("sample_rate", sample_rate)
         self.n_channels = check_int("n_channels", n_channels, minimum=1)

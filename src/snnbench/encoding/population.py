@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from ._common import Encoder, as_float, steps_to_onehot
 from .temporal import latency_spike_times
@@ -162,26 +163,17 @@ def population_encode(
 class PopulationEncoder(Encoder):
     """Module form of :func:`population_encode` (deterministic; ``generator`` is ignored)."""
 
-    def __init__(
-        self,
-        num_steps: int | None = None,
-        n_neurons: int = 8,
-        low: float | torch.Tensor = 0.0,
-        high: float | torch.Tensor = 1.0,
-        sigma: float | torch.Tensor | None = None,
-        beta: float = 1.5,
-        mode: str = "latency",
-        min_response: float = 0.1,
-        substeps: int = 1,
-    ) -> None:
+    @takes_options_of(population_encode, drop=("x",), positional=True)
+    def __init__(self, **options) -> None:
         super().__init__()
-        self.num_steps = None if num_steps is None else check_int("num_steps", num_steps)
-        self.n_neurons = check_int("n_neurons", n_neurons, minimum=2)
-        self.low, self.high, self.sigma = low, high, sigma
-        self.beta = check_positive("beta", beta)
-        self.mode = check_choice("mode", mode, POPULATION_MODES)
-        self.min_response = check_range("min_response", min_response, 0.0, 1.0)
-        self.substeps = check_int("substeps", substeps)
+        o = options
+        self.num_steps = None if o["num_steps"] is None else check_int("num_steps", o["num_steps"])
+        self.n_neurons = check_int("n_neurons", o["n_neurons"], minimum=2)
+        self.low, self.high, self.sigma = o["low"], o["high"], o["sigma"]
+        self.beta = check_positive("beta", o["beta"])
+        self.mode = check_choice("mode", o["mode"], POPULATION_MODES)
+        self.min_response = check_range("min_response", o["min_response"], 0.0, 1.0)
+        self.substeps = check_int("substeps", o["substeps"])
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return population_encode(

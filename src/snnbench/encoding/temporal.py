@@ -23,8 +23,8 @@ import math
 
 import torch
 
+from .._signature import keywords_of, takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
-from ..data._signature import keywords_of
 from ._common import Encoder, as_float, steps_to_onehot
 
 LATENCY_METHODS = ("linear", "log")
@@ -144,23 +144,16 @@ def rank_order_encode(x: torch.Tensor, num_steps: int, *, scale: bool = False) -
 class LatencyEncoder(Encoder):
     """Module form of :func:`latency_encode` (deterministic; ``generator`` is ignored)."""
 
-    def __init__(
-        self,
-        num_steps: int,
-        method: str = "linear",
-        threshold: float = 0.01,
-        tau: float = 5.0,
-        dt: float = 1.0,
-        normalize: bool = False,
-        clip: bool = True,
-        epsilon: float = 1e-3,
-    ) -> None:
+    @takes_options_of(latency_spike_times, drop=("x",), positional=True)
+    def __init__(self, **options) -> None:
         super().__init__()
+        o = options
         (self.num_steps, self.method, self.threshold, self.tau, self.dt, self.epsilon) = (
-            _check_latency_args(num_steps, method, threshold, tau, dt, epsilon)
+            _check_latency_args(o["num_steps"], o["method"], o["threshold"], o["tau"], o["dt"],
+                                o["epsilon"])
         )
-        self.normalize = bool(normalize)
-        self.clip = bool(clip)
+        self.normalize = bool(o["normalize"])
+        self.clip = bool(o["clip"])
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return latency_encode(

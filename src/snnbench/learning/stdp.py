@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_tensor
 
 __all__ = [
@@ -232,18 +233,14 @@ def stdp_delta(
     return _combine(pot, dep, weight, p)
 
 
+@takes_options_of(stdp_delta, drop=("post_gate",), positional=True)  # the same step inputs
 def stdp_delta_conv(
-    weight: torch.Tensor,
-    pre_spikes: torch.Tensor,
-    post_spikes: torch.Tensor,
-    pre_trace: torch.Tensor,
-    post_trace: torch.Tensor,
-    p: STDPParams,
     *,
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] = 0,
     dilation: int | tuple[int, int] = 1,
     post_gate: torch.Tensor | None = None,
+    **step: torch.Tensor | STDPParams,
 ) -> torch.Tensor:
     """Weight change of a Conv2d kernel ``W`` [C_out, C_in, kh, kw] for one step.
 
@@ -251,6 +248,8 @@ def stdp_delta_conv(
     position is a post neuron; patches come from ``F.unfold`` with the conv's geometry, so
     the linear rule applies unchanged and the shared kernel sums over positions.
     """
+    weight, pre_spikes, post_spikes, pre_trace, post_trace, p = (
+        step[k] for k in ("weight", "pre_spikes", "post_spikes", "pre_trace", "post_trace", "p"))
     s_pre, s_post, x_pre, x_post, gate = _batched_step_inputs(
         weight, 4, pre_spikes, post_spikes, pre_trace, post_trace, post_gate)
     c_out, c_in, kh, kw = weight.shape

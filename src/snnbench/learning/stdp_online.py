@@ -42,31 +42,39 @@ def spike_trace(x, all_to_all):
 
 
 @njit(cache=True, inline="always")
+def _update_on_spike(W, fixed, others, n_others, trace, nu, rule, wmin, wmax, pre):
+    """``W[fixed, o]`` (``pre``: a pre spike of input ``fixed``, depression) or ``W[o, fixed]``
+    (a post spike of neuron ``fixed``, potentiation) for ``o`` in ``others[:n_others]``:
+    ``nu * trace[o]`` times the rule's bound, clipped to ``[wmin, wmax]``. ``pre`` is a
+    constant at each inlined call, so the compiled loops are those of two separate helpers."""
+    for k in range(n_others):
+        o = others[k]
+        i, j = (fixed, o) if pre else (o, fixed)
+        w = W[i, j]
+        if pre:
+            if rule == 0:
+                w -= nu * trace[o]
+            elif rule == 1:
+                w -= nu * trace[o] * (w - wmin)
+            else:
+                w += nu * trace[o]
+        elif rule == 1:
+            w += nu * trace[o] * (wmax - w)
+        else:
+            w += nu * trace[o]
+        W[i, j] = min(max(w, wmin), wmax)
+
+
+@njit(cache=True, inline="always")
 def depress_on_pre(W, i, posts, n_posts, x_post, nu_pre, rule, wmin, wmax):
     """Pre spike of input ``i``: update ``W[i, j]`` for ``j`` in ``posts[:n_posts]``."""
-    for k in range(n_posts):
-        j = posts[k]
-        w = W[i, j]
-        if rule == 0:
-            w -= nu_pre * x_post[j]
-        elif rule == 1:
-            w -= nu_pre * x_post[j] * (w - wmin)
-        else:
-            w += nu_pre * x_post[j]
-        W[i, j] = min(max(w, wmin), wmax)
+    _update_on_spike(W, i, posts, n_posts, x_post, nu_pre, rule, wmin, wmax, True)
 
 
 @njit(cache=True, inline="always")
 def potentiate_on_post(W, j, pres, n_pres, x_pre, nu, rule, wmin, wmax):
     """Post spike of neuron ``j``: update ``W[i, j]`` for ``i`` in ``pres[:n_pres]``."""
-    for q in range(n_pres):
-        i = pres[q]
-        w = W[i, j]
-        if rule == 1:
-            w += nu * x_pre[i] * (wmax - w)
-        else:
-            w += nu * x_pre[i]
-        W[i, j] = min(max(w, wmin), wmax)
+    _update_on_spike(W, j, pres, n_pres, x_pre, nu, rule, wmin, wmax, False)
 
 
 @njit(cache=True)

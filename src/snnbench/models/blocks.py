@@ -134,6 +134,22 @@ class TimeDropout(nn.Module):
         return f"p={self.p}"
 
 
+def row_series_shape(shape: tuple[int, ...], encoder: str | None) -> tuple[int, int]:
+    """The series shape ``(H, C*W)`` of an image ``(C, H, W)`` read row by row
+    (``rows=True``: each row is one step, injected as current)."""
+    if len(shape) != 3:
+        raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
+    if encoder not in (None, "direct"):
+        raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
+    return (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
+
+
+def image_rows(x: Tensor) -> Tensor:
+    """``[B, C, H, W] -> [B, H, C*W]``: row ``r`` holds all channels of image row ``r``."""
+    b, c, hgt, w = x.shape
+    return x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)
+
+
 def make_pool(kind: str, kernel_size: int = 2) -> Folded:
     """Max or average pooling over the folded sequence (max-pooling spikes is their OR)."""
     check_choice("pool", kind, ("max", "avg"))

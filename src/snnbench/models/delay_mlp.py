@@ -37,10 +37,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from ..synapses.delays import DelayedLinear, anneal_sigma
 from .ann import _widths
-from .blocks import NEURON_KINDS, Neurons, TimeDropout, make_norm
+from .blocks import NEURON_KINDS, Neurons, TimeDropout, image_rows, make_norm, row_series_shape
+from .delay_snn import append_silence
 from .snn import SpikingClassifier
 
 __all__ = ["AnnealedDelayedLinear", "DelaySpikingMLP"]
@@ -90,6 +92,8 @@ class DelaySpikingMLP(SpikingClassifier):
             :class:`~snnbench.models.snn.FeedForwardSNN`.
     """
 
+    @takes_options_of(SpikingClassifier.__init__, after="dropout",
+                      defaults={"readout": "mean_membrane"})
     def __init__(
         self,
         input_shape: Sequence[int],
@@ -100,37 +104,26 @@ class DelaySpikingMLP(SpikingClassifier):
         delays: bool = True,
         norm: str = "bn",
         dropout: float = 0.0,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "mean_membrane",
-        output_beta: float | None = None,
         sigma_init: float | None = None,
         sigma_final: float = 0.23,
         anneal_fraction: float = 0.25,
         extra_steps: int | None = None,
         rows: bool = False,
+        **options: Any,
     ) -> None:
+        neuron, encoder = options["neuron"], options["encoder"]
         check_choice("neuron", neuron, NEURON_KINDS)
         if not isinstance(rows, bool):
             raise ValueError(f"rows must be True or False, got {rows!r}")
         self.rows = rows
         if rows:
             shape = tuple(int(v) for v in input_shape)
-            if len(shape) != 3:
-                raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
-            if encoder not in (None, "direct"):
-                raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
-            self.image_shape = shape
-            input_shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
-        nkw = dict(neuron_kwargs or {})
+            self.image_shape, input_shape = shape, row_series_shape(shape, encoder)
+        nkw = dict(options["neuron_kwargs"] or {})
         super().__init__(
-            input_shape, num_classes, neuron="if" if neuron == "if" else "lif",
-            neuron_kwargs={**nkw, "learn_tau": True} if neuron == "plif" else nkw,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
+            input_shape, num_classes, **{
+                **options, "neuron": "if" if neuron == "if" else "lif",
+                "neuron_kwargs": {**nkw, "learn_tau": True} if neuron == "plif" else nkw},
         )
         if not isinstance(delays, bool):
             raise ValueError(f"delays must be True or False, got {delays!r}")
@@ -170,9 +163,7 @@ class DelaySpikingMLP(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.hidden_neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.hidden_neurons)
 
     def delay_layers(self) -> list[DelayedLinear]:
         """The delayed synapse layers in forward order (empty with ``delays=False``)."""
@@ -204,15 +195,8 @@ class DelaySpikingMLP(SpikingClassifier):
                 raise ValueError(
                     f"x must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(x.shape)}"
                 )
-            b, c, hgt, w = x.shape
-            x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
-        seq, mask = self.encode(x, lengths, generator)
-        if self.extra_steps:
-            e = self.extra_steps
-            seq = torch.cat([seq, seq.new_zeros(e, *seq.shape[1:])], 0)
-            if mask is not None:
-                # ones prepended shift each sample's valid prefix t < L_b to t < L_b + e
-                mask = torch.cat([mask.new_ones(e, mask.shape[1]), mask], 0)
+            x = image_rows(x)
+        seq, mask = append_silence(*self.encode(x, lengths, generator), self.extra_steps)
         return self._readout_fn(self.run(seq, generator), mask)
 
     def extra_repr(self) -> str:

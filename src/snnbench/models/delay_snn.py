@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_int
 from ..synapses.delays import DelayedLinear
 from .ann import _widths
@@ -50,6 +51,21 @@ from .components import make_neuron
 from .snn import SpikingClassifier
 
 __all__ = ["DelaySNN"]
+
+# the options of every DelayedLinear layer that DelaySNN takes (bias on by default)
+_DELAY_OPTIONS = ("bias", "delay_init", "init_delay", "sigma_init", "sigma_final")
+
+
+def append_silence(seq: Tensor, mask: Tensor | None, steps: int) -> tuple[Tensor, Tensor | None]:
+    """``seq`` ``[T, B, ...]`` followed by ``steps`` zero frames, and the valid-step ``mask``
+    ``[T, B]`` (or None) extended so that each sample's window ends ``steps`` later."""
+    if steps:
+        seq = torch.cat([seq, seq.new_zeros(steps, *seq.shape[1:])], 0)
+        if mask is not None:
+            # mask is 1 on each sample's prefix t < L_b; prepending the ones shifts that
+            # prefix to t < L_b + steps, the sample's window extended by steps
+            mask = torch.cat([mask.new_ones(steps, mask.shape[1]), mask], 0)
+    return seq, mask
 
 
 class DelaySNN(SpikingClassifier):
@@ -76,33 +92,25 @@ class DelaySNN(SpikingClassifier):
             delayed evidence from the last frames still reaches the readout.
     """
 
+    @takes_options_of(SpikingClassifier.__init__, after="max_delay", positional=True)
+    @takes_options_of(DelayedLinear.__init__, only=_DELAY_OPTIONS, after="delay_output",
+                      positional=True, defaults={"bias": True})
+    @takes_options_of(DelayedLinear.__init__, only=("max_delay",), after="num_classes",
+                      positional=True, defaults={"max_delay": 25})
     def __init__(
         self,
         input_shape: Sequence[int],
         hidden: Sequence[int],
         num_classes: int,
-        max_delay: int = 25,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "spike_count",
-        output_beta: float | None = None,
         delay_output: bool = True,
-        bias: bool = True,
-        delay_init: str = "uniform",
-        init_delay: float = 0.0,
-        sigma_init: float | None = None,
-        sigma_final: float = 0.5,
         sigma_schedule: str = "exponential",
         extra_steps: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            input_shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        max_delay = options.pop("max_delay")
+        delay_kw = {k: options.pop(k) for k in _DELAY_OPTIONS}
+        bias = delay_kw["bias"]
+        super().__init__(input_shape, num_classes, **options)
         self.max_delay = check_int("max_delay", max_delay, minimum=1)
         self.hidden = _widths("hidden", hidden)
         if not isinstance(delay_output, bool):
@@ -117,10 +125,7 @@ class DelaySNN(SpikingClassifier):
         # A delayed copy of a constant input is not constant over the first K steps: the
         # run-the-first-synapse-once shortcut of the base class does not apply.
         self.constant_input = False
-        delay_kw = dict(
-            bias=bias, delay_init=delay_init, init_delay=init_delay, sigma_init=sigma_init,
-            sigma_final=sigma_final, schedule=sigma_schedule,
-        )
+        delay_kw["schedule"] = sigma_schedule
         sizes = [math.prod(self.encoded_shape), *self.hidden]
         self.fcs = nn.ModuleList(
             DelayedLinear(a, b, self.max_delay, **delay_kw) for a, b in zip(sizes, sizes[1:])
@@ -135,9 +140,7 @@ class DelaySNN(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.neurons)
 
     def delay_layers(self) -> list[DelayedLinear]:
         """The delayed synapse layers in forward order."""
@@ -158,15 +161,7 @@ class DelaySNN(SpikingClassifier):
     ) -> tuple[Tensor, Tensor | None]:
         """The encoded input followed by ``extra_steps`` zero frames after each sample's
         last valid step."""
-        seq, mask = self.encode(x, lengths, generator)
-        if self.extra_steps:
-            e = self.extra_steps
-            seq = torch.cat([seq, seq.new_zeros(e, *seq.shape[1:])], 0)
-            if mask is not None:
-                # mask is 1 on each sample's prefix t < L_b; prepending e ones shifts that
-                # prefix to t < L_b + e, the sample's window extended by e steps
-                mask = torch.cat([mask.new_ones(e, mask.shape[1]), mask], 0)
-        return seq, mask
+        return append_silence(*self.encode(x, lengths, generator), self.extra_steps)
 
     def extra_repr(self) -> str:
         return (

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from numba import njit
 
+from .._signature import takes_options_of
 from .._validation import check_tensor
 from ..encoding.spike_events import ENCODING_CODES, encode_events as _encode_csr, encode_into, sort_events
 from ..learning.stdp_online import (
@@ -451,13 +452,10 @@ def train_epoch(
     return {"counts": back, "order": order, "repeats": rep_back, "seconds": secs}
 
 
-def respond(
-    cfg: Any,
-    state: DiehlCookState,
-    x: torch.Tensor | np.ndarray,
-    generator: torch.Generator,
-) -> dict[str, Any]:
+@takes_options_of(train_epoch, positional=True)  # the same inputs, learning off
+def respond(**inputs: Any) -> dict[str, Any]:
     """Learning-off spike counts [n, N] (weights and theta frozen), samples in parallel."""
+    cfg, state, x, generator = (inputs[k] for k in ("cfg", "state", "x", "generator"))
     X = _scale_inputs(cfg, as_inputs("x", x, cfg.n_inputs))
     n = X.shape[0]
     seeds = _seed_stream(generator, n)

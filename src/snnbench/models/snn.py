@@ -40,10 +40,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_tensor
 from ..synapses.event_linear import EventLinear
 from ..neurons import RecurrentLIF
-from .ann import _conv_stack, _kernel_list, _shape, _widths, check_batch_shape
+from .ann import CNN, _conv_stack, _kernel_list, _shape, _widths, check_batch_shape
 from .components import (
     NEURONS,
     LeakyIntegrator,
@@ -55,6 +56,7 @@ from .components import (
 from .readout import MEMBRANE_READOUTS, READOUTS, get_masked_readout, lengths_to_mask
 
 SERIES_ENCODERS = ("direct", "delta", "population")
+_CONV_OPTIONS = ("kernel_size", "hidden", "pool", "padding")  # ConvSNN's, as the CNN's
 STATIC_ENCODERS = ("poisson", "bernoulli", "latency", "rank_order", "population", "direct")
 
 
@@ -105,6 +107,12 @@ class SpikingClassifier(nn.Module):
         self.record = False
         self.last_activity: dict[str, dict[str, Tensor]] = {}
         self.encoded_shape = self._probe_encoded_shape()
+
+    def _fc_layers(self, neurons: Sequence[nn.Module]) -> Iterator[tuple[str, nn.Module, nn.Module]]:
+        """The layers ``fc{i}`` (``self.fcs`` with ``neurons``), then the output layer."""
+        for i, (fc, nrn) in enumerate(zip(self.fcs, neurons)):
+            yield f"fc{i + 1}", fc, nrn
+        yield "out", self.out, self.out_neurons
 
     # -- encoding -----------------------------------------------------------------------
 
@@ -283,25 +291,16 @@ class FeedForwardSNN(SpikingClassifier):
     to keep recorded results bit-reproducible).
     """
 
+    @takes_options_of(SpikingClassifier.__init__, after="num_classes", positional=True)
     def __init__(
         self,
         input_shape: Sequence[int],
         hidden: Sequence[int],
         num_classes: int,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "spike_count",
-        output_beta: float | None = None,
         event_synapses: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            input_shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(input_shape, num_classes, **options)
         self.hidden = _widths("hidden", hidden)
         sizes = [math.prod(self.encoded_shape), *self.hidden]
         linear = EventLinear if event_synapses else nn.Linear
@@ -313,9 +312,7 @@ class FeedForwardSNN(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.neurons)
 
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)
@@ -331,31 +328,16 @@ class ConvSNN(SpikingClassifier):
     12c5-p2-32c5-p2 stack (padding ``"same"`` by default so 8x8 digits fit too).
     """
 
+    @takes_options_of(SpikingClassifier.__init__, positional=True)
+    @takes_options_of(CNN.__init__, only=_CONV_OPTIONS, positional=True)  # the ANN twin's layout
     def __init__(
-        self,
-        input_shape: Sequence[int],
-        channels: Sequence[int],
-        num_classes: int,
-        kernel_size: int | Sequence[int] = 5,
-        hidden: Sequence[int] = (),
-        pool: int = 2,
-        padding: int | str = "same",
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "spike_count",
-        output_beta: float | None = None,
+        self, input_shape: Sequence[int], channels: Sequence[int], num_classes: int, **options: Any
     ) -> None:
+        kernel_size, hidden, pool, padding = (options.pop(k) for k in _CONV_OPTIONS)
         shape = _shape("input_shape", input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) for a ConvSNN, got {shape}")
-        super().__init__(
-            shape, num_classes, neuron=neuron, neuron_kwargs=neuron_kwargs,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(shape, num_classes, **options)
         if len(self.encoded_shape) != 3:
             raise ValueError(
                 f"encoder {self.encoder_name!r} must keep the image shape for a ConvSNN, "
@@ -394,9 +376,7 @@ class ConvSNN(SpikingClassifier):
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
         for i, (conv, nrn) in enumerate(zip(self.convs, self.conv_neurons)):
             yield f"conv{i + 1}", conv, nrn
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        yield from self._fc_layers(self.neurons)
 
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq

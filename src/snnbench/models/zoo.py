@@ -30,11 +30,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from .ann import _Recording, _shape, _widths, check_batch_shape
 from .blocks import (
-    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, make_norm,
-    make_pool,
+    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, image_rows,
+    make_norm, make_pool, row_series_shape,
 )
 from .snn import SpikingClassifier
 
@@ -176,30 +177,16 @@ def _base_neuron(neuron: str, neuron_kwargs: dict[str, Any] | None) -> tuple[str
 class _SpikingZoo(SpikingClassifier):
     kind = ""
 
-    def __init__(
-        self,
-        input_shape: Sequence[int],
-        num_classes: int,
-        *,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str = "direct",
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int = 4,
-        readout: str = "mean_membrane",
-        output_beta: float | None = None,
-        **arch: Any,
-    ) -> None:
+    @takes_options_of(SpikingClassifier.__init__, rest="arch", defaults={
+        "encoder": "direct", "num_steps": 4, "readout": "mean_membrane"})
+    def __init__(self, input_shape: Sequence[int], num_classes: int, *, arch: Any, **options) -> None:
+        neuron, neuron_kwargs = options["neuron"], options["neuron_kwargs"]
         shape = _shape("input_shape", input_shape)
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W) for a spiking {self.kind}, got {shape}")
         # the base class builds the encoder and output layer
         base, nkw = _base_neuron(neuron, neuron_kwargs)
-        super().__init__(
-            shape, num_classes, neuron=base, neuron_kwargs=nkw,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(shape, num_classes, **{**options, "neuron": base, "neuron_kwargs": nkw})
         if len(self.encoded_shape) != 3:
             raise ValueError(
                 f"encoder {self.encoder_name!r} must keep the image shape, got {self.encoded_shape}"
@@ -339,6 +326,7 @@ class SpikingMLP(SpikingClassifier):
     Series and tabular inputs work as in :class:`~snnbench.models.snn.FeedForwardSNN`.
     """
 
+    @takes_options_of(SpikingClassifier.__init__, defaults={"readout": "mean_membrane"})
     def __init__(
         self,
         input_shape: Sequence[int],
@@ -348,29 +336,15 @@ class SpikingMLP(SpikingClassifier):
         rows: bool = False,
         norm: str = "bn",
         dropout: float = 0.0,
-        neuron: str = "lif",
-        neuron_kwargs: dict[str, Any] | None = None,
-        encoder: str | None = None,
-        encoder_kwargs: dict[str, Any] | None = None,
-        num_steps: int | None = 25,
-        readout: str = "mean_membrane",
-        output_beta: float | None = None,
+        **options: Any,
     ) -> None:
+        neuron, neuron_kwargs, encoder = options["neuron"], options["neuron_kwargs"], options["encoder"]
         shape = _shape("input_shape", input_shape)
         self.rows = bool(rows)
         if self.rows:
-            if len(shape) != 3:
-                raise ValueError(f"rows=True reads an image (C, H, W) row by row, got input_shape {shape}")
-            if encoder not in (None, "direct"):
-                raise ValueError(f"rows=True injects each row as current; encoder must be 'direct', got {encoder!r}")
-            self.image_shape = shape
-            shape = (shape[1], shape[0] * shape[2])  # a series of H rows of C*W values
+            self.image_shape, shape = shape, row_series_shape(shape, encoder)
         base, nkw = _base_neuron(neuron, neuron_kwargs)
-        super().__init__(
-            shape, num_classes, neuron=base, neuron_kwargs=nkw,
-            encoder=encoder, encoder_kwargs=encoder_kwargs, num_steps=num_steps,
-            readout=readout, output_beta=output_beta,
-        )
+        super().__init__(shape, num_classes, **{**options, "neuron": base, "neuron_kwargs": nkw})
         self.neuron_kind = neuron
         self.hidden = _widths("hidden", hidden, allow_empty=False)
         self.norm = check_choice("norm", norm, ("bn", "tdbn", "none"))
@@ -386,9 +360,7 @@ class SpikingMLP(SpikingClassifier):
         self.out_neurons = self._output_neurons(self.num_classes)
 
     def _layers(self) -> Iterator[tuple[str, nn.Module, nn.Module]]:
-        for i, (fc, nrn) in enumerate(zip(self.fcs, self.hidden_neurons)):
-            yield f"fc{i + 1}", fc, nrn
-        yield "out", self.out, self.out_neurons
+        return self._fc_layers(self.hidden_neurons)
 
     def run(self, seq: Tensor, generator: torch.Generator | None = None) -> Tensor:
         h = seq.flatten(2)
@@ -409,8 +381,7 @@ class SpikingMLP(SpikingClassifier):
     ) -> tuple[Tensor, Tensor | None]:
         if self.rows:
             check_batch_shape(x, self.image_shape)
-            b, c, hgt, w = x.shape
-            x = x.permute(0, 2, 1, 3).reshape(b, hgt, c * w)  # row r = all channels of row r
+            x = image_rows(x)
         return self.encode(x, lengths, generator)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_tensor
 from . import kernels
 from ._checks import RESETS, as_tensor, check_broadcast, check_unit_interval, check_v_reset
@@ -79,22 +80,14 @@ def lif_multistep_fused(
     return kernels.run("lif", be, x_seq, (v0,), (beta,), c)
 
 
-def if_multistep_fused(
-    x_seq: torch.Tensor,
-    v0: torch.Tensor | None = None,
-    threshold: float = 1.0,
-    reset: str = "soft",
-    v_reset: float = 0.0,
-    surrogate: Surrogate | str = "atan",
-    detach_reset: bool = False,
-    backend: str = "auto",
-) -> tuple[torch.Tensor, torch.Tensor]:
+@takes_options_of(lif_multistep_fused, drop=("beta",), positional=True)
+def if_multistep_fused(**options) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Integrate-and-fire: :func:`lif_multistep_fused` with :math:`\beta = 1` (no leak)."""
-    return lif_multistep_fused(
-        x_seq, v0, 1.0, threshold, reset, v_reset, surrogate, detach_reset, backend
-    )
+    return lif_multistep_fused(beta=1.0, **options)
 
 
+@takes_options_of(lif_multistep_fused, only=("reset", "v_reset", "surrogate", "detach_reset", "backend"),
+                  positional=True)
 def alif_multistep_fused(
     x_seq: torch.Tensor,
     v0: torch.Tensor | None = None,
@@ -103,11 +96,7 @@ def alif_multistep_fused(
     rho: float | torch.Tensor = 0.95,
     threshold: float = 1.0,
     theta_plus: float = 0.05,
-    reset: str = "soft",
-    v_reset: float = 0.0,
-    surrogate: Surrogate | str = "atan",
-    detach_reset: bool = False,
-    backend: str = "auto",
+    **options,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Adaptive-threshold LIF over a whole sequence (``snnbench.neurons.adaptive``'s
     equations: ``a`` is its ``theta``, ``rho`` its ``theta_decay``): threshold
@@ -116,8 +105,9 @@ def alif_multistep_fused(
     ``beta``/``rho``.
     """
     tp = check_positive("theta_plus", theta_plus, allow_zero=True)
-    c = _check(x_seq, threshold, reset, v_reset, surrogate, detach_reset, (tp,))
+    o = options
+    c = _check(x_seq, threshold, o["reset"], o["v_reset"], o["surrogate"], o["detach_reset"], (tp,))
     states = (_state("v0", v0, x_seq), _state("a0", a0, x_seq))
     params = (_decay("beta", beta, x_seq), _decay("rho", rho, x_seq))
-    be = kernels.resolve(x_seq, backend, "alif")
+    be = kernels.resolve(x_seq, o["backend"], "alif")
     return kernels.run("alif", be, x_seq, states, params, c)

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive
 from ._checks import check_unit_interval, decay_from_tau
-from .adaptive import ALIFParams, ALIFState, alif, check_alif_params, theta_decay_from_tau
-from .cuba import CubaLIFParams, CubaLIFState, check_cuba_params, cuba_lif
+from .adaptive import ALIFParams, alif, check_alif_params, theta_decay_from_tau
+from .cuba import CubaLIFParams, check_cuba_params, cuba_lif
 from .izhikevich import (
     IzhikevichParams,
     IzhikevichState,
@@ -35,7 +37,7 @@ from .izhikevich import (
     izhikevich_preset,
 )
 from .kernels import BACKENDS
-from .lif import LIFParams, LIFState, beta_from_tau, check_lif_params, lif
+from .lif import LIFParams, beta_from_tau, check_lif_params, lif
 from .surrogate import Surrogate, get_surrogate
 
 
@@ -75,6 +77,16 @@ class _NeuronModule(nn.Module):
         self.last_membrane: torch.Tensor | None = None
         self.backend = check_choice("backend", backend, BACKENDS)
         self.check_finite = bool(check_finite)
+
+    def _init_lif(self, shape, options: dict) -> None:
+        """The constructor of a LIF-type kind from the options of :class:`LIF` (checked
+        by the kind's ``check_*_params`` at the end of its constructor)."""
+        o = options
+        _NeuronModule.__init__(self, shape, o["surrogate"], o["alpha"], o["record"],
+                               o.get("backend", "auto"), o["check_finite"])
+        self._init_beta(o["beta"], o["tau_mem"], o["dt"], o["learn_tau"], o["per_neuron"])
+        self._init_membrane(o["threshold"], o["reset"], o["v_reset"], o["refractory_steps"],
+                            o["detach_reset"])
 
     def _init_membrane(self, threshold, reset, v_reset, refractory_steps, detach_reset) -> None:
         """The LIF-type fields every membrane module stores (checked by the kind's
@@ -139,6 +151,11 @@ class _NeuronModule(nn.Module):
             return -self.dt / torch.log(b)
         return math.inf if b == 1.0 else (-self.dt / math.log(b) if b > 0 else 0.0)
 
+    def forward(self, x_seq: torch.Tensor, state: NamedTuple | None = None) -> tuple[torch.Tensor, NamedTuple]:
+        """``(spikes, state)`` of the kind's multi-step function ``_run`` (its state type)."""
+        _check_input_shape(x_seq, self.shape)
+        return self._finish(type(self)._run(x_seq, state, self.params(), **self._run_kw()))
+
     def _finish(self, out):
         if self.record:
             spikes, state, mem = out
@@ -180,15 +197,11 @@ class LIF(_NeuronModule):
         self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         check_lif_params(self.params())  # fail at construction, not at the first batch
 
+    _run = staticmethod(lif)
+
     def params(self) -> LIFParams:
         """The ``LIFParams`` the next forward uses (beta a tensor when learnable)."""
         return self._lif_params()
-
-    def forward(
-        self, x_seq: torch.Tensor, state: LIFState | None = None
-    ) -> tuple[torch.Tensor, LIFState]:
-        _check_input_shape(x_seq, self.shape)
-        return self._finish(lif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         beta = "learned" if self.learn_tau else f"{self._beta:.4g}"
@@ -201,26 +214,9 @@ class LIF(_NeuronModule):
 class IF(LIF):
     """Integrate-and-fire layer: LIF with ``beta = 1`` (no leak)."""
 
-    def __init__(
-        self,
-        shape: int | Sequence[int] | None = None,
-        *,
-        threshold: float = 1.0,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        refractory_steps: int = 0,
-        surrogate: str | Surrogate = "atan",
-        alpha: float | None = None,
-        detach_reset: bool = False,
-        record: bool = False,
-        backend: str = "auto",
-        check_finite: bool = True,
-    ) -> None:
-        super().__init__(
-            shape, beta=1.0, threshold=threshold, reset=reset, v_reset=v_reset,
-            refractory_steps=refractory_steps, surrogate=surrogate, alpha=alpha,
-            detach_reset=detach_reset, record=record, backend=backend, check_finite=check_finite,
-        )
+    @takes_options_of(LIF.__init__, drop=("beta", "tau_mem", "dt", "learn_tau", "per_neuron"))
+    def __init__(self, shape: int | Sequence[int] | None = None, **lif_options) -> None:
+        super().__init__(shape, beta=1.0, **lif_options)
 
 
 class AdaptiveLIF(_NeuronModule):
@@ -234,36 +230,23 @@ class AdaptiveLIF(_NeuronModule):
     ``refractory_steps``, ``record`` or ``theta_decays_first`` need the reference loop.
     """
 
+    @takes_options_of(LIF.__init__, after="shape")
     def __init__(
         self,
         shape: int | Sequence[int] | None = None,
         *,
-        beta: float | None = None,
-        tau_mem: float | None = None,
-        dt: float = 1.0,
-        threshold: float = 1.0,
         theta_plus: float = 0.05,
         tau_theta: float = 1e7,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        refractory_steps: int = 0,
-        surrogate: str | Surrogate = "atan",
-        alpha: float | None = None,
-        detach_reset: bool = False,
-        learn_tau: bool = False,
-        per_neuron: bool = False,
-        record: bool = False,
         theta_decays_first: bool = False,
-        backend: str = "auto",
-        check_finite: bool = True,
+        **lif_options,
     ) -> None:
-        super().__init__(shape, surrogate, alpha, record, backend, check_finite)
-        self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
-        self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
+        self._init_lif(shape, lif_options)
         self.theta_plus = theta_plus
         self.tau_theta = check_positive("tau_theta", tau_theta)
         self.theta_decays_first = theta_decays_first
         check_alif_params(self.params())
+
+    _run = staticmethod(alif)
 
     def params(self) -> ALIFParams:
         """The ``ALIFParams`` the next forward uses."""
@@ -274,12 +257,6 @@ class AdaptiveLIF(_NeuronModule):
             surrogate=self.surrogate, detach_reset=self.detach_reset,
             theta_decays_first=self.theta_decays_first,
         )
-
-    def forward(
-        self, x_seq: torch.Tensor, state: ALIFState | None = None
-    ) -> tuple[torch.Tensor, ALIFState]:
-        _check_input_shape(x_seq, self.shape)
-        return self._finish(alif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         beta = "learned" if self.learn_tau else f"{self._beta:.4g}"
@@ -357,32 +334,24 @@ class CubaLIF(_NeuronModule):
     ``(spikes, CubaLIFState(i, v))``.
     """
 
+    @takes_options_of(LIF.__init__, drop=("refractory_steps", "learn_tau"), after="tau_syn")
     def __init__(
         self,
         shape: int | Sequence[int] | None = None,
         *,
         alpha: float | None = None,
         tau_syn: float | None = None,
-        beta: float | None = None,
-        tau_mem: float | None = None,
-        dt: float = 1.0,
-        threshold: float = 1.0,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        surrogate: str | Surrogate = "atan",
         slope: float | None = None,
-        detach_reset: bool = False,
         learn_decays: bool = False,
-        per_neuron: bool = False,
-        record: bool = False,
-        backend: str = "auto",
-        check_finite: bool = True,
+        **lif_options,
     ) -> None:
-        super().__init__(shape, surrogate, slope, record, backend, check_finite)
-        self.dt = check_positive("dt", dt)
+        o = lif_options  # alpha is the synaptic decay here, slope the surrogate's
+        super().__init__(shape, o["surrogate"], slope, o["record"], o["backend"], o["check_finite"])
+        self.dt = dt = check_positive("dt", o["dt"])
         a = _decay(alpha, tau_syn, dt, 0.8, "alpha", "tau_syn")
-        b = _decay(beta, tau_mem, dt, 0.9, "beta", "tau_mem")
-        self._init_membrane(threshold, reset, v_reset, 0, detach_reset)
+        b = _decay(o["beta"], o["tau_mem"], dt, 0.9, "beta", "tau_mem")
+        per_neuron = o["per_neuron"]
+        self._init_membrane(o["threshold"], o["reset"], o["v_reset"], 0, o["detach_reset"])
         if per_neuron and (self.shape is None or not learn_decays):
             raise ValueError("per_neuron=True needs learn_decays=True and the neuron shape")
         self.learn_decays = bool(learn_decays)
@@ -397,18 +366,14 @@ class CubaLIF(_NeuronModule):
             self._decays = (a, b)
         check_cuba_params(self.params())
 
+    _run = staticmethod(cuba_lif)
+
     def params(self) -> CubaLIFParams:
         """The ``CubaLIFParams`` the next forward uses (decays tensors when learnable)."""
         a, b = torch.sigmoid(self.w).unbind(0) if self.learn_decays else self._decays
         return CubaLIFParams(alpha=a, beta=b, threshold=self.threshold, reset=self.reset,
                              v_reset=self.v_reset, surrogate=self.surrogate,
                              detach_reset=self.detach_reset)
-
-    def forward(
-        self, x_seq: torch.Tensor, state: CubaLIFState | None = None
-    ) -> tuple[torch.Tensor, CubaLIFState]:
-        _check_input_shape(x_seq, self.shape)
-        return self._finish(cuba_lif(x_seq, state, self.params(), **self._run_kw()))
 
     def extra_repr(self) -> str:
         decays = "learned" if self.learn_decays else f"alpha={self._decays[0]:.4g}, beta={self._decays[1]:.4g}"

@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._signature import takes_options_of
 from .._validation import check_int, check_tensor
 from . import kernels
 from ._checks import as_tensor, check_seq, check_state_shape
 from ._scan import scan
 from .lif import LIFParams, _core_step, check_lif_params
-from .modules import _NeuronModule
-from .surrogate import Surrogate
+from .modules import LIF, _NeuronModule
 
 
 class RLIFState(NamedTuple):
@@ -115,33 +115,12 @@ class RecurrentLIF(_NeuronModule):
     ``x_seq`` ``[T, B, in_features]``; returns ``(spikes [T, B, hidden], RLIFState)``.
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        hidden: int,
-        *,
-        bias: bool = True,
-        beta: float | None = None,
-        tau_mem: float | None = None,
-        dt: float = 1.0,
-        threshold: float = 1.0,
-        reset: str = "soft",
-        v_reset: float = 0.0,
-        refractory_steps: int = 0,
-        surrogate: str | Surrogate = "atan",
-        alpha: float | None = None,
-        detach_reset: bool = False,
-        learn_tau: bool = False,
-        per_neuron: bool = False,
-        record: bool = False,
-        check_finite: bool = True,
-    ) -> None:
+    @takes_options_of(LIF.__init__, drop=("shape", "backend"))
+    def __init__(self, in_features: int, hidden: int, *, bias: bool = True, **lif_options) -> None:
         in_features = check_int("in_features", in_features)
         hidden = check_int("hidden", hidden)
-        super().__init__(hidden, surrogate, alpha, record, check_finite=check_finite)
+        self._init_lif(hidden, lif_options)
         self.in_features, self.hidden = in_features, hidden
-        self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
-        self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         self.fc_in = nn.Linear(in_features, hidden, bias=bias)
         self.fc_rec = nn.Linear(hidden, hidden, bias=False)
         check_lif_params(self.params())
