@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .._validation import check_int
-from .reward import RSTDP, reward_at_end
+from .reward import RSTDP
 from .stdp import STDPParams
 
 __all__ = ["ReadoutSettings", "readout_rule", "readout_step", "fit_rstdp_readout", "readout_scores",
