@@ -350,3 +350,18 @@ def test_matches_library_lif_and_alif(backend, reset, detach):
     lg = (fa[0] * ws).sum() + (fa[1] * wv).sum() + fa[2].sum()
     for a, b in zip(torch.autograd.grad(lg, ins), torch.autograd.grad(lr, ins)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="numba is not installed")
+def test_numba_kernels_leave_torch_thread_count_alone():
+    """numba's OpenMP layer, when it starts, sets the OpenMP thread count (torch's) to
+    numba's; after a numba LIF forward and backward torch still has 1 thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = torch.rand(20, 8, 300, dtype=torch.float64, requires_grad=True)
+        s, _ = lif_multistep_fused(x, torch.zeros(8, 300, dtype=torch.float64), 0.9, backend="numba")
+        s.sum().backward()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

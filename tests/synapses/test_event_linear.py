@@ -247,3 +247,17 @@ def test_large_input_matches_dense_product():
     torch.testing.assert_close(y, F.linear(x, w), rtol=1e-5, atol=1e-4)
     gw = torch.autograd.grad(y.sum(), w)[0]
     torch.testing.assert_close(gw, x.sum(0).expand(300, 700), rtol=1e-5, atol=1e-3)
+
+
+def test_torch_keeps_its_thread_count():
+    """numba's OpenMP layer sets the OpenMP thread count when it starts; torch, which reads
+    that count, must keep the one it was given (1 here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = _spikes((6, 40), 0.3, 0).requires_grad_()
+        w = torch.randn(5, 40, dtype=torch.float64, requires_grad=True)
+        event_linear(x, w, None, max_density=1.0).sum().backward()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 import torch
 
+from ..._native import keeps_torch_threads, numba_threads
 from ._contract import register, sg_consts
 from ._flat import FlatKernel
 
@@ -57,6 +58,7 @@ def _span(b, n_items, csz):
 
 
 
+@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthreads):
     """x, s_out: [T, N]; h_out: [T, N] when save else unused; v: [N] holds v0 on
@@ -115,6 +117,7 @@ def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthrea
                         st[j] = one if hh >= thr else zero
                         vb[j] = hh
 
+@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_lif_bwd(
     h, gs, gv, v0, beta, thr, vr, zero, one, mode, detach, kind, alpha, c0, c1, dpre,
@@ -181,6 +184,7 @@ def _nb_lif_bwd(
             for j in range(n):
                 gvb[j] = bb[j] * gxt[j]
 
+@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_alif_fwd(
     x, v, a, beta, rho, thr, tplus, vr, zero, one, mode, save, s_out, h_out, a_out, nthreads
@@ -275,6 +279,7 @@ def _alif_sg_row(ht, att, dp, u, thr, kind, alpha, c0, c1, zero, one, d):
     _sg_row(u, thr, kind, alpha, c0, c1, zero, one, d)
 
 
+@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_alif_bwd(
     h, at, gs, gv, ga, v0, a0, beta, rho, thr, tplus, vr, zero, one, mode, detach, kind,
@@ -379,7 +384,7 @@ class LIF(FlatKernel):
         s2 = _a(s, T)
         _nb_lif_fwd(_a(x, T), _a(states[0]), _a(params[0]), npt(c.thr), npt(c.vr), npt(0),
                     npt(1), c.mode, bool(save), s2, _a(h, T) if save else s2[:1],
-                    numba.get_num_threads())
+                    numba_threads())
         return (h,)
 
     def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
@@ -389,7 +394,7 @@ class LIF(FlatKernel):
         _nb_lif_bwd(_a(h, T), _a(gs, T), _a(g[0]), _a(states0[0]), _a(params[0]), npt(c.thr),
                     npt(c.vr), npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0),
                     npt(c1), _dpre(c, lambda: h - c.thr, kind, npt), gparams[0] is not None,
-                    _a(gx, T), _acc(gparams[0], npt), numba.get_num_threads())
+                    _a(gx, T), _acc(gparams[0], npt), numba_threads())
 
 
 class TwoStateKernel(FlatKernel):
@@ -411,7 +416,7 @@ class TwoStateKernel(FlatKernel):
         b = torch.empty_like(h)
         self.fwd_kernel(_a(x, T), _a(states[0]), _a(states[1]), _a(params[0]), _a(params[1]),
                         *self.consts(c, npt), npt(0), npt(1), c.mode, bool(save), _a(s, T),
-                        _a(h, rows), _a(b, rows), numba.get_num_threads())
+                        _a(h, rows), _a(b, rows), numba_threads())
         return h, b
 
     def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
@@ -424,7 +429,7 @@ class TwoStateKernel(FlatKernel):
                         npt(0), npt(1), c.mode, bool(c.detach), kind, npt(sa), npt(c0),
                         npt(c1), _dpre(c, lambda: self.shift(h, b, c), kind, npt), g0 is not None,
                         g1 is not None, _a(gx, T), _acc(g0, npt), _acc(g1, npt),
-                        numba.get_num_threads())
+                        numba_threads())
 
 
 # the adaptive threshold: constants (thr, theta_plus, v_reset), surrogate at h - (thr + a_{t-1})
