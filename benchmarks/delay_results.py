@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if "shd" in args.presets:
         shd_root = resolve_root(args.shd_root, "shd")
         if not all((shd_root / f"shd_{s}.h5").is_file() for s in ("train", "test")):
-            missing["shd"] = f"no shd_train.h5 / shd_test.h5 in {shd_root}; pass --shd-root"
+            missing["shd"] = "no shd_train.h5 / shd_test.h5 in the data folder; pass --shd-root"
         elif args.shd_root is not None:
             extra["shd"] = ["--set", f"data.root={shd_root}"]
     todo = [p_ for p_ in args.presets if p_ not in missing]
