@@ -15,6 +15,7 @@ T = 25, global batch 64, Adam), one torch thread per process, random inputs, tim
 - ``ddp-fp16`` / ``ddp-bf16``: as ``ddp`` with the gradients sent in half precision;
 - ``ddp-shm``: as ``ddp`` with the gradients averaged through shared memory
   (:mod:`snnbench.learning.shm_allreduce`, what the trainer uses on one host);
+  ``ddp-shm-view``: the same with gradients as bucket views (no copy back);
 - ``allreduce``: the all-reduce of a gradient-sized buffer alone (its cost per step).
 
     python benchmarks/ddp_anatomy.py --steps 60
@@ -61,10 +62,10 @@ def _worker(rank: int, world: int, mode: str, batch: int, steps: int, warmup: in
         model = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=1, gradient_as_bucket_view=True)
     elif mode == "ddp-static":
         model = torch.nn.parallel.DistributedDataParallel(model, static_graph=True, gradient_as_bucket_view=True)
-    elif mode == "ddp-shm":
+    elif mode in ("ddp-shm", "ddp-shm-view"):
         from snnbench.learning.shm_allreduce import register_shared_memory_hook
 
-        model = torch.nn.parallel.DistributedDataParallel(model)
+        model = torch.nn.parallel.DistributedDataParallel(model, gradient_as_bucket_view=mode == "ddp-shm-view")
         register_shared_memory_hook(model)
     elif mode in ("ddp-fp16", "ddp-bf16"):
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
