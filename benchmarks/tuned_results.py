@@ -43,7 +43,9 @@ def run_task(task: str, out: Path, args: argparse.Namespace) -> dict:
     if (folder / "config.yaml").is_file():
         cmd += ["--resume", str(folder)]
     else:
-        cmd += [task, "--trials", str(args.trials), "--seeds", str(args.seeds), "--out", str(folder)]
+        cmd += [task, "--seeds", str(args.seeds), "--out", str(folder)]
+        if args.trials is not None:  # default: the preset's tune.trials
+            cmd += ["--trials", str(args.trials)]
         if task in NEEDS_DATA and args.data_root:
             cmd += ["--set", f"data.root={args.data_root}"]
     cmd += ["--workers", str(args.workers)] + (["--address", args.address] if args.address else [])
@@ -63,8 +65,9 @@ def render(out: Path, tasks: list[str]) -> str:
     parts = [BEGIN, "## Tuned: the same search budget for every model, chosen on validation",
              "",
              "Regenerate with `python benchmarks/tuned_results.py` (tune folders under `runs/tuned-results/`; "
-             "on a Ray cluster add `--address auto`). Each model of a task got the same budget: 8 Optuna (TPE) "
-             "trials, the preset's epochs per trial, ASHA stopping after a grace period, over its family's space "
+             "on a Ray cluster add `--address auto`). Each model of a task got the same budget: the preset's "
+             "Optuna trials (TPE after half of them at random) and epochs per trial, and ASHA stopping (rungs at a "
+             "quarter and three quarters of a trial's epochs), over its family's space "
              "(`src/snnbench/experiments/search_space.py`); choices on a stratified 20 % validation split of train "
              "(BasicMotions, GunPoint: 4-fold CV of train); the chosen settings then trained with 3 seeds and tested "
              "once. Verdict: paired t-test over seeds and a paired bootstrap 95 % interval over test samples, both "
@@ -103,7 +106,7 @@ def write_doc(section: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
-    ap.add_argument("--trials", type=int, default=8)
+    ap.add_argument("--trials", type=int, help="trials per model (default: the preset's tune.trials)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--address", help="Ray cluster address")

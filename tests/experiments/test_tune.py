@@ -17,7 +17,7 @@ pytest.importorskip("optuna", reason="snnbench tune needs the 'scale' extra (ray
 from snnbench.data import load_dataset  # noqa: E402
 from snnbench.experiments.config import ConfigError, validate_suite  # noqa: E402
 from snnbench.experiments.search_space import apply_params, model_space  # noqa: E402
-from snnbench.experiments.tune import prepare_tune_dir, run_tune, run_trial, trial_data  # noqa: E402
+from snnbench.experiments.tune import _scheduler, budget_of, prepare_tune_dir, run_tune, run_trial, trial_data  # noqa: E402
 from snnbench.experiments.tune_config import TuneSettings  # noqa: E402
 
 
@@ -149,3 +149,29 @@ def test_spaces_and_bad_configs():
         bad = tiny_suite()
         bad["experiments"][0]["models"][0]["train"] = {"batch_sise": 3}
         validate_suite(bad)
+
+
+@pytest.mark.parametrize("epochs, fraction, period, grace", [
+    (50, 0.25, None, 13),   # ceil(12.5): a quarter of a 50-epoch trial, not a fixed 5 epochs
+    (12, 0.25, None, 3),
+    (8, 0.25, None, 2),
+    (30, 0.1, None, 3),
+    (1, 0.25, None, 1),     # at least one epoch
+    (50, 0.25, 5, 5),       # an explicit grace_period wins, the same for every model
+    (4, 0.25, 10, 4),       # never longer than the trial
+])
+def test_grace_period_is_a_share_of_the_trial(epochs, fraction, period, grace):
+    settings = TuneSettings(epochs=epochs, grace_fraction=fraction, grace_period=period, scheduler="asha")
+    assert settings.grace_epochs(epochs) == grace
+    exp = validate_suite(tiny_suite()).experiments[0]
+    assert budget_of(settings, exp)["grace_period"] == grace  # the record states what the scheduler used
+    sched = _scheduler(settings, epochs)
+    assert sched._max_t == epochs
+    rungs = sorted(r[0] for r in sched._brackets[0]._rungs)  # where ASHA may stop a trial
+    assert rungs[0] == grace and all(b == 3 * a for a, b in zip(rungs, rungs[1:]))  # then x3
+
+
+def test_startup_trials_leave_tpe_a_part_of_the_budget():
+    assert [TuneSettings(trials=n).startup_trials() for n in (1, 2, 8, 20, 40)] == [1, 1, 4, 10, 10]
+    with pytest.raises(ValueError, match="grace_fraction"):
+        TuneSettings(grace_fraction=0.0)

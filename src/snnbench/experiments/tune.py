@@ -173,7 +173,7 @@ def _interrupt_callback():
 def _scheduler(settings: TuneSettings, epochs: int):
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
 
-    grace = min(settings.grace_period, epochs)
+    grace = settings.grace_epochs(epochs)
     if settings.scheduler == "asha":
         return ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=grace, reduction_factor=3)
     if settings.scheduler == "median":
@@ -183,10 +183,11 @@ def _scheduler(settings: TuneSettings, epochs: int):
 
 def budget_of(settings: TuneSettings, exp: ExperimentConfig) -> dict[str, Any]:
     """The search budget every model of ``exp`` gets (written beside each model's trials)."""
-    return {"trials": settings.trials, "epochs_per_trial": settings.epochs or exp.train.epochs,
-            "scheduler": settings.scheduler, "grace_period": settings.grace_period,
+    epochs = settings.epochs or exp.train.epochs
+    return {"trials": settings.trials, "epochs_per_trial": epochs,
+            "scheduler": settings.scheduler, "grace_period": settings.grace_epochs(epochs),
             "cv_folds": settings.cv_folds, "val_fraction": None if settings.cv_folds else settings.val_fraction,
-            "sampler": "optuna TPE", "seed": settings.seed}
+            "sampler": "optuna TPE", "startup_trials": settings.startup_trials(), "seed": settings.seed}
 
 
 def search_model(
@@ -222,7 +223,8 @@ def search_model(
         log.info("%s/%s: continuing the search in %s", exp.name, m.name, folder)
         tuner = tune.Tuner.restore(str(folder.resolve()), trainable, resume_unfinished=True, resume_errored=True)
     else:
-        searcher = OptunaSearch(metric=METRIC, mode="max", sampler=optuna.samplers.TPESampler(seed=settings.seed))
+        searcher = OptunaSearch(metric=METRIC, mode="max", sampler=optuna.samplers.TPESampler(
+            seed=settings.seed, n_startup_trials=budget["startup_trials"]))
         tuner = tune.Tuner(
             trainable,
             param_space=to_ray(space),
