@@ -175,3 +175,13 @@ def test_startup_trials_leave_tpe_a_part_of_the_budget():
     assert [TuneSettings(trials=n).startup_trials() for n in (1, 2, 8, 20, 40)] == [1, 1, 4, 10, 10]
     with pytest.raises(ValueError, match="grace_fraction"):
         TuneSettings(grace_fraction=0.0)
+
+
+def test_a_constant_seed_difference_is_said_in_words():
+    from snnbench.experiments.tune import format_tuned
+
+    v = {"snn": "snn", "baseline": "mlp", "verdict": "no difference at 95 %", "difference": 0.8,
+         "ci_low": -0.5, "ci_high": 2.2, "seeds": 3, "p": 0.0}
+    text = format_tuned({"rows": [], "tuning": {}, "verdicts": [v, {**v, "p": 0.04}]})
+    assert "p=0 (the same difference on every seed)" in text
+    assert "p=0.04)" in text

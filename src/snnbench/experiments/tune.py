@@ -402,6 +402,8 @@ def format_tuned(summary: dict[str, Any]) -> str:
         out.append(f"- {task}: majority class {r['majority_accuracy']:.1f} %, chance {r['chance_accuracy']:.1f} %")
     for v in summary["verdicts"]:
         seeds = f"paired t over {v['seeds']} seeds p={v['p']:.3g}" if v["p"] is not None else "1 seed"
+        if v["p"] == 0.0:  # a zero spread of the per-seed differences makes t infinite
+            seeds += " (the same difference on every seed)"
         out.append(f"- verdict {v['snn']} vs {v['baseline']}: **{v['verdict']}** ({v['difference']:+.1f} pp, "
                    f"95 % CI [{v['ci_low']:+.1f}, {v['ci_high']:+.1f}], {seeds})")
     for task, refs in summary.get("references", {}).items():
