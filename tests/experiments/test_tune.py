@@ -85,6 +85,11 @@ def test_final_runs_use_the_chosen_settings(tuned: Path):
         assert len(f["extra"]["predictions"]) == 360  # the canonical digits test split, tested once
     results = json.loads((tuned / "results.json").read_text())
     assert [v["snn"] + "/" + v["baseline"] for v in results["verdicts"]] == ["snn/mlp"]
+    # the two searches ran at the same time (Ray tasks), within the search phase's wall time
+    (a0, a1), (b0, b1) = [json.loads((tuned / "tune" / "digits" / f"{m}.json").read_text())["search_window"]
+                          for m in ("snn", "mlp")]
+    assert max(a0, b0) < min(a1, b1)
+    assert results["search_wall_seconds"]["digits"] >= max(a1, b1) - min(a0, b0)
     assert "verdict snn vs mlp" in (tuned / "results.md").read_text()
 
 

@@ -22,7 +22,8 @@ Layout of a tune folder::
     RUN/results.json, RUN/results.md        table with budgets, choices, floors and verdicts
 
 The same command runs on a Ray cluster with ``--address``; on one machine it starts a local
-Ray instance with ``workers`` CPUs (one trial per CPU, one torch thread per trial).
+Ray instance with ``workers`` CPUs (one trial per CPU, one torch thread per trial). The
+searches of an experiment's models run at the same time and share those CPUs.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def search_model(
             run_config=tune.RunConfig(name=folder.name, storage_path=storage, verbose=0,
                                       callbacks=[_interrupt_callback()]),
         )
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     _INTERRUPT_AFTER["trials"] = stop_after_trials
     try:
         grid = tuner.fit()
@@ -265,9 +266,45 @@ def search_model(
     best = max(complete, key=lambda t: (t["epochs_run"] >= epochs, t["final_val_accuracy"]))
     record = {"experiment": exp.name, "model": m.name, "type": m.type, "budget": budget, "space": space,
               "trials": trials, "chosen": {"params": best["params"], "val_accuracy": best["final_val_accuracy"],
-                                           "trial_id": best["trial_id"]}, "search_seconds": wall}
+                                           "trial_id": best["trial_id"]}, "search_seconds": wall,
+              "search_window": [started_at, started_at + wall]}  # seconds since the epoch
     atomic_write_json(record_path, record)
     return record
+
+
+def search_models(
+    exp: ExperimentConfig,
+    settings: TuneSettings,
+    data: TrialData,
+    folder: Path,
+    *,
+    workers: int = 1,
+    stop_after_trials: int | None = None,
+) -> list[dict[str, Any] | None]:
+    """The searches of every model of ``exp`` (records in model order, see :func:`search_model`).
+
+    Unfinished searches run at the same time, each as a Ray task (no CPU of its own) that
+    drives its own ``Tuner`` on this node: the trials of all models then share the
+    ``workers`` CPUs, so one search's start-up, its last lone trial and its clean-up overlap
+    the other's trials instead of leaving a CPU idle. Every search keeps its own budget,
+    sampler and scheduler. ``stop_after_trials`` (tests: an interrupted search) runs them one
+    after another in this process."""
+    folders = [folder / m.name for m in exp.models]
+    todo = [i for i, f in enumerate(folders) if not f.with_suffix(".json").is_file()]
+    if len(todo) < 2 or stop_after_trials is not None:
+        return [search_model(exp, m, settings, data, f, workers=workers, stop_after_trials=stop_after_trials)
+                for m, f in zip(exp.models, folders)]
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # on this node: the tune folder is a local path (on a cluster, storage every node sees)
+    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    task = ray.remote(search_model).options(num_cpus=0, max_retries=0, scheduling_strategy=here)
+    refs = {i: task.remote(exp, exp.models[i], settings, data, folders[i], workers=workers) for i in todo}
+    # a search killed with this process continues (--resume) from the state its Tuner last saved
+    done = dict(zip(refs, ray.get(list(refs.values()))))
+    return [done[i] if i in done else search_model(exp, m, settings, data, f, workers=workers)
+            for i, (m, f) in enumerate(zip(exp.models, folders))]
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
@@ -324,12 +361,15 @@ def run_tune(
     _check_spaces(suite, settings)
     init_ray(address, workers)
     records: dict[tuple[str, str], dict[str, Any]] = {}
+    search_walls: dict[str, float] = {}
     for exp in suite.experiments:
         data = trial_data(exp, settings)
-        for m in exp.models:
-            folder = run_dir / "tune" / exp.name / m.name
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            rec = search_model(exp, m, settings, data, folder, workers=workers, stop_after_trials=stop_after_trials)
+        (run_dir / "tune" / exp.name).mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        recs = search_models(exp, settings, data, run_dir / "tune" / exp.name, workers=workers,
+                             stop_after_trials=stop_after_trials)
+        search_walls[exp.name] = time.perf_counter() - start
+        for m, rec in zip(exp.models, recs):
             if rec is None:
                 return None
             log.info("%s/%s: chose %s (validation %.3f)", exp.name, m.name, rec["chosen"]["params"],
@@ -361,7 +401,7 @@ def run_tune(
     verdicts = [v.as_dict() for v in task_verdicts(finals)]
     summary = {"suite": suite.name, "rows": rows, "tuning": {f"{e}/{m}": {"budget": r["budget"], "chosen": r["chosen"]}
                                                              for (e, m), r in records.items()},
-               "verdicts": verdicts, "references": refs}
+               "verdicts": verdicts, "references": refs, "search_wall_seconds": search_walls}
     atomic_write_json(run_dir / "results.json", summary)
     atomic_write_text(run_dir / "results.md", f"# {suite.name} (tuned)\n\n{format_tuned(summary)}\n")
     return summary
