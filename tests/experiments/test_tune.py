@@ -69,6 +69,12 @@ def test_every_model_had_the_same_budget(tuned: Path):
         assert all(b == budgets[0] for b in budgets)
         assert budgets[0]["trials"] == cfg["tune"]["trials"] == 2
         for r in records:  # what ran, not only what was asked: trials and epochs per trial
+            # each search trained its own model (the searches run at the same time)
+            trial_dirs = sorted((tuned / "tune" / exp["name"] / r["model"]).glob("*/result.json"))
+            assert len(trial_dirs) == 2
+            assert {json.loads(p.read_text().splitlines()[-1])["model"] for p in trial_dirs} == {r["model"]}
+            # under a trainable name of its own (Ray keeps one trainable per name and cluster)
+            assert all(p.parent.name.startswith(f"trial_{exp['name']}_{r['model']}_") for p in trial_dirs)
             assert len(r["trials"]) == budgets[0]["trials"]
             assert [t["epochs_run"] for t in r["trials"]] == [budgets[0]["epochs_per_trial"]] * 2
             assert all(t["error"] is None for t in r["trials"])

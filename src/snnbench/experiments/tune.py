@@ -127,7 +127,7 @@ def run_trial(
                 res = train_one_epoch(net, train, cfg, opt, sched, seed=seed + k, epoch=epoch,
                                       device=device, progress=False)
             except FloatingPointError:  # a diverged trial scores nothing and ends
-                report({METRIC: 0.0, "val_loss": float("inf"), "epoch": epoch + 1, "diverged": 1})
+                report({METRIC: 0.0, "val_loss": float("inf"), "epoch": epoch + 1, "diverged": 1, "model": model})
                 return
             seconds += res.seconds
             ev = evaluate(net, val, batch_size=cfg.eval_batch_size, seed=seed + k, device=device,
@@ -135,7 +135,8 @@ def run_trial(
             accs.append(ev["accuracy"])
             losses.append(ev["loss"])
         report({METRIC: statistics.fmean(accs), "val_loss": statistics.fmean(losses), "epoch": epoch + 1,
-                "fold_accuracies": accs, "train_seconds": seconds, "params": runs[0][5], "diverged": 0})
+                "fold_accuracies": accs, "train_seconds": seconds, "params": runs[0][5], "diverged": 0,
+                "model": model})
 
 
 def _trainable(config: dict[str, Any], *, experiment, model, data, epochs, seed, threads) -> None:
@@ -219,6 +220,9 @@ def search_model(
                              epochs=epochs, seed=settings.seed, threads=1),
         {"cpu": 1},
     )
+    # Ray registers a trainable under its name, once per cluster: searches running at the same
+    # time must not share one, or one model's trials would train the other model
+    trainable.__name__ = f"trial_{exp.name}_{m.name}"
     storage = str(folder.parent.resolve())
     if tune.Tuner.can_restore(str(folder.resolve())):
         log.info("%s/%s: continuing the search in %s", exp.name, m.name, folder)
@@ -255,6 +259,10 @@ def search_model(
                        "curve": curve, "epochs_run": len(curve),
                        "final_val_accuracy": curve[-1][METRIC] if curve else None,
                        "error": None if res.error is None else str(res.error).splitlines()[0]})
+    trained = {(res.metrics or {}).get("model") for res in grid} - {None}
+    if trained - {m.name}:  # a guard: what the trials trained is the model searched
+        raise RuntimeError(f"{exp.name}/{m.name}: the search's trials trained {sorted(trained)}; "
+                           f"report it (a trainable name shared by two searches)")
     complete = [t for t in trials if t["final_val_accuracy"] is not None]
     if stop_after_trials is not None and len(trials) < settings.trials:
         return None
