@@ -341,7 +341,9 @@ def init_ray(address: str | None, workers: int) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # a new instance of its own ("local"), never a cluster some other process started here
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
 
 
 def prepare_tune_dir(suite: SuiteConfig, out: Path | None) -> Path:
