@@ -5,8 +5,9 @@
 
 Targets (issue #22): the search finishes in under 15 minutes on 2 cores with a local Ray
 instance, and the 2-worker run takes at most 0.6x the wall time of the 1-worker run. The
-ratio is of the searches' own wall time (``search_seconds`` of each model's record; the
-final runs, one seed, train sequentially either way). The machine
+ratio is of the search phase's wall time (``search_wall_seconds`` in results.json: the
+models' searches run at the same time and share the workers; the final runs, one seed,
+train sequentially either way). The machine
 load (uptime) is printed before and after each run: on a shared machine the ratio means
 little when other jobs hold the cores.
 """
@@ -39,8 +40,8 @@ def main() -> int:
             start = time.perf_counter()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             total = time.perf_counter() - start
-            records = (Path(tmp) / f"w{workers}" / "tune" / "digits").glob("*.json")
-            walls[workers] = sum(json.loads(r.read_text())["search_seconds"] for r in records)
+            results = json.loads((Path(tmp) / f"w{workers}" / "results.json").read_text())
+            walls[workers] = sum(results["search_wall_seconds"].values())
             print(f"{workers} worker(s): search {walls[workers]:.0f} s, whole command {total:.0f} s; load after:",
                   os.popen("uptime").read().strip(), flush=True)
     print(f"search, 2 workers / 1 worker: {walls[2] / walls[1]:.2f} (target <= 0.60)")

@@ -7,7 +7,7 @@
 
 Each task's tune folder is runs/tuned-results/<task>; a finished task (results.json) is not
 re-run, an interrupted one is resumed (Ray Tune restores its search). FSDD needs the data
-folder: --data-root DIR (or $SNNBENCH_DATA). The section between the markers in
+folder: --data-root DIR (or $SNNBENCH_DATA), and so does WISDM. The section between the markers in
 docs/results.md is replaced; the hand-tuned table below it stays for comparison.
 """
 
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results.md"
 BEGIN, END = "<!-- tuned-results:begin (written by benchmarks/tuned_results.py) -->", "<!-- tuned-results:end -->"
 # cheapest first, so that an interrupted regeneration has the small tasks done
-TASKS = ["digits", "basicmotions", "japanesevowels", "gunpoint", "mnist5k-rate", "mnist5k-latency",
-         "mnist5k-conv", "fsdd", "fsdd-spikes"]
-NEEDS_DATA = {"fsdd", "fsdd-spikes"}
+TASKS = ["digits", "iris", "basicmotions", "japanesevowels", "wisdm", "fsdd", "mnist5k-conv", "mnist5k-rate",
+         "mnist5k-latency", "fsdd-spikes", "gunpoint"]
+NEEDS_DATA = {"fsdd", "fsdd-spikes", "wisdm"}
 
 
 def load() -> str:
@@ -43,7 +43,9 @@ def run_task(task: str, out: Path, args: argparse.Namespace) -> dict:
     if (folder / "config.yaml").is_file():
         cmd += ["--resume", str(folder)]
     else:
-        cmd += [task, "--trials", str(args.trials), "--seeds", str(args.seeds), "--out", str(folder)]
+        cmd += [task, "--seeds", str(args.seeds), "--out", str(folder)]
+        if args.trials is not None:  # default: the preset's tune.trials
+            cmd += ["--trials", str(args.trials)]
         if task in NEEDS_DATA and args.data_root:
             cmd += ["--set", f"data.root={args.data_root}"]
     cmd += ["--workers", str(args.workers)] + (["--address", args.address] if args.address else [])
@@ -63,10 +65,11 @@ def render(out: Path, tasks: list[str]) -> str:
     parts = [BEGIN, "## Tuned: the same search budget for every model, chosen on validation",
              "",
              "Regenerate with `python benchmarks/tuned_results.py` (tune folders under `runs/tuned-results/`; "
-             "on a Ray cluster add `--address auto`). Each model of a task got the same budget: 8 Optuna (TPE) "
-             "trials, the preset's epochs per trial, ASHA stopping after a grace period, over its family's space "
+             "on a Ray cluster add `--address auto`). Each model of a task got the same budget: the preset's "
+             "Optuna trials (TPE after half of them at random) and epochs per trial, and ASHA stopping (rungs at a "
+             "quarter and three quarters of a trial's epochs), over its family's space "
              "(`src/snnbench/experiments/search_space.py`); choices on a stratified 20 % validation split of train "
-             "(BasicMotions, GunPoint: 4-fold CV of train); the chosen settings then trained with 3 seeds and tested "
+             "(BasicMotions, GunPoint, Iris: 4-fold CV of train); the chosen settings then trained with 3 seeds and tested "
              "once. Verdict: paired t-test over seeds and a paired bootstrap 95 % interval over test samples, both "
              "must agree. Reference rows are not parameter-matched; their fit time is one thread.",
              f"Machine: {platform.machine()}, Python {platform.python_version()}, 2 cores shared with other jobs "
@@ -103,11 +106,12 @@ def write_doc(section: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
-    ap.add_argument("--trials", type=int, default=8)
+    ap.add_argument("--trials", type=int, help="trials per model (default: the preset's tune.trials)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--address", help="Ray cluster address")
-    ap.add_argument("--data-root", default=os.environ.get("SNNBENCH_DATA"), help="folder with fsdd/ (FSDD tasks)")
+    ap.add_argument("--data-root", default=os.environ.get("SNNBENCH_DATA"),
+                    help="folder with fsdd/ and wisdm_v1.1_transformed/ (FSDD and WISDM tasks)")
     ap.add_argument("--out", default=str(ROOT / "runs" / "tuned-results"))
     ap.add_argument("--doc-only", action="store_true")
     args = ap.parse_args()
@@ -115,7 +119,7 @@ def main() -> int:
     if not args.doc_only:
         for task in args.tasks:
             if task in NEEDS_DATA and not args.data_root:
-                print(f"skipping {task}: give --data-root (the folder holding fsdd/)", flush=True)
+                print(f"skipping {task}: give --data-root (the folder holding fsdd/, wisdm_v1.1_transformed/)", flush=True)
                 continue
             run_task(task, out, args)
             write_doc(render(out, TASKS))

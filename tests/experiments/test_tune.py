@@ -17,7 +17,7 @@ pytest.importorskip("optuna", reason="snnbench tune needs the 'scale' extra (ray
 from snnbench.data import load_dataset  # noqa: E402
 from snnbench.experiments.config import ConfigError, validate_suite  # noqa: E402
 from snnbench.experiments.search_space import apply_params, model_space  # noqa: E402
-from snnbench.experiments.tune import prepare_tune_dir, run_tune, run_trial, trial_data  # noqa: E402
+from snnbench.experiments.tune import _scheduler, budget_of, prepare_tune_dir, run_tune, run_trial, trial_data  # noqa: E402
 from snnbench.experiments.tune_config import TuneSettings  # noqa: E402
 
 
@@ -69,6 +69,12 @@ def test_every_model_had_the_same_budget(tuned: Path):
         assert all(b == budgets[0] for b in budgets)
         assert budgets[0]["trials"] == cfg["tune"]["trials"] == 2
         for r in records:  # what ran, not only what was asked: trials and epochs per trial
+            # each search trained its own model (the searches run at the same time)
+            trial_dirs = sorted((tuned / "tune" / exp["name"] / r["model"]).glob("*/result.json"))
+            assert len(trial_dirs) == 2
+            assert {json.loads(p.read_text().splitlines()[-1])["model"] for p in trial_dirs} == {r["model"]}
+            # under a trainable name of its own (Ray keeps one trainable per name and cluster)
+            assert all(p.parent.name.startswith(f"trial_{exp['name']}_{r['model']}_") for p in trial_dirs)
             assert len(r["trials"]) == budgets[0]["trials"]
             assert [t["epochs_run"] for t in r["trials"]] == [budgets[0]["epochs_per_trial"]] * 2
             assert all(t["error"] is None for t in r["trials"])
@@ -85,6 +91,11 @@ def test_final_runs_use_the_chosen_settings(tuned: Path):
         assert len(f["extra"]["predictions"]) == 360  # the canonical digits test split, tested once
     results = json.loads((tuned / "results.json").read_text())
     assert [v["snn"] + "/" + v["baseline"] for v in results["verdicts"]] == ["snn/mlp"]
+    # the two searches ran at the same time (Ray tasks), within the search phase's wall time
+    (a0, a1), (b0, b1) = [json.loads((tuned / "tune" / "digits" / f"{m}.json").read_text())["search_window"]
+                          for m in ("snn", "mlp")]
+    assert max(a0, b0) < min(a1, b1)
+    assert results["search_wall_seconds"]["digits"] >= max(a1, b1) - min(a0, b0)
     assert "verdict snn vs mlp" in (tuned / "results.md").read_text()
 
 
@@ -149,3 +160,39 @@ def test_spaces_and_bad_configs():
         bad = tiny_suite()
         bad["experiments"][0]["models"][0]["train"] = {"batch_sise": 3}
         validate_suite(bad)
+
+
+@pytest.mark.parametrize("epochs, fraction, period, grace", [
+    (50, 0.25, None, 13),   # ceil(12.5): a quarter of a 50-epoch trial, not a fixed 5 epochs
+    (12, 0.25, None, 3),
+    (8, 0.25, None, 2),
+    (30, 0.1, None, 3),
+    (1, 0.25, None, 1),     # at least one epoch
+    (50, 0.25, 5, 5),       # an explicit grace_period wins, the same for every model
+    (4, 0.25, 10, 4),       # never longer than the trial
+])
+def test_grace_period_is_a_share_of_the_trial(epochs, fraction, period, grace):
+    settings = TuneSettings(epochs=epochs, grace_fraction=fraction, grace_period=period, scheduler="asha")
+    assert settings.grace_epochs(epochs) == grace
+    exp = validate_suite(tiny_suite()).experiments[0]
+    assert budget_of(settings, exp)["grace_period"] == grace  # the record states what the scheduler used
+    sched = _scheduler(settings, epochs)
+    assert sched._max_t == epochs
+    rungs = sorted(r[0] for r in sched._brackets[0]._rungs)  # where ASHA may stop a trial
+    assert rungs[0] == grace and all(b == 3 * a for a, b in zip(rungs, rungs[1:]))  # then x3
+
+
+def test_startup_trials_leave_tpe_a_part_of_the_budget():
+    assert [TuneSettings(trials=n).startup_trials() for n in (1, 2, 8, 20, 40)] == [1, 1, 4, 10, 10]
+    with pytest.raises(ValueError, match="grace_fraction"):
+        TuneSettings(grace_fraction=0.0)
+
+
+def test_a_constant_seed_difference_is_said_in_words():
+    from snnbench.experiments.tune import format_tuned
+
+    v = {"snn": "snn", "baseline": "mlp", "verdict": "no difference at 95 %", "difference": 0.8,
+         "ci_low": -0.5, "ci_high": 2.2, "seeds": 3, "p": 0.0}
+    text = format_tuned({"rows": [], "tuning": {}, "verdicts": [v, {**v, "p": 0.04}]})
+    assert "p=0 (the same difference on every seed)" in text
+    assert "p=0.04)" in text

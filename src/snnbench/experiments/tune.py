@@ -22,7 +22,8 @@ Layout of a tune folder::
     RUN/results.json, RUN/results.md        table with budgets, choices, floors and verdicts
 
 The same command runs on a Ray cluster with ``--address``; on one machine it starts a local
-Ray instance with ``workers`` CPUs (one trial per CPU, one torch thread per trial).
+Ray instance with ``workers`` CPUs (one trial per CPU, one torch thread per trial). The
+searches of an experiment's models run at the same time and share those CPUs.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def run_trial(
                 res = train_one_epoch(net, train, cfg, opt, sched, seed=seed + k, epoch=epoch,
                                       device=device, progress=False)
             except FloatingPointError:  # a diverged trial scores nothing and ends
-                report({METRIC: 0.0, "val_loss": float("inf"), "epoch": epoch + 1, "diverged": 1})
+                report({METRIC: 0.0, "val_loss": float("inf"), "epoch": epoch + 1, "diverged": 1, "model": model})
                 return
             seconds += res.seconds
             ev = evaluate(net, val, batch_size=cfg.eval_batch_size, seed=seed + k, device=device,
@@ -134,7 +135,8 @@ def run_trial(
             accs.append(ev["accuracy"])
             losses.append(ev["loss"])
         report({METRIC: statistics.fmean(accs), "val_loss": statistics.fmean(losses), "epoch": epoch + 1,
-                "fold_accuracies": accs, "train_seconds": seconds, "params": runs[0][5], "diverged": 0})
+                "fold_accuracies": accs, "train_seconds": seconds, "params": runs[0][5], "diverged": 0,
+                "model": model})
 
 
 def _trainable(config: dict[str, Any], *, experiment, model, data, epochs, seed, threads) -> None:
@@ -173,7 +175,7 @@ def _interrupt_callback():
 def _scheduler(settings: TuneSettings, epochs: int):
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
 
-    grace = min(settings.grace_period, epochs)
+    grace = settings.grace_epochs(epochs)
     if settings.scheduler == "asha":
         return ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=grace, reduction_factor=3)
     if settings.scheduler == "median":
@@ -183,10 +185,11 @@ def _scheduler(settings: TuneSettings, epochs: int):
 
 def budget_of(settings: TuneSettings, exp: ExperimentConfig) -> dict[str, Any]:
     """The search budget every model of ``exp`` gets (written beside each model's trials)."""
-    return {"trials": settings.trials, "epochs_per_trial": settings.epochs or exp.train.epochs,
-            "scheduler": settings.scheduler, "grace_period": settings.grace_period,
+    epochs = settings.epochs or exp.train.epochs
+    return {"trials": settings.trials, "epochs_per_trial": epochs,
+            "scheduler": settings.scheduler, "grace_period": settings.grace_epochs(epochs),
             "cv_folds": settings.cv_folds, "val_fraction": None if settings.cv_folds else settings.val_fraction,
-            "sampler": "optuna TPE", "seed": settings.seed}
+            "sampler": "optuna TPE", "startup_trials": settings.startup_trials(), "seed": settings.seed}
 
 
 def search_model(
@@ -217,12 +220,16 @@ def search_model(
                              epochs=epochs, seed=settings.seed, threads=1),
         {"cpu": 1},
     )
+    # Ray registers a trainable under its name, once per cluster: searches running at the same
+    # time must not share one, or one model's trials would train the other model
+    trainable.__name__ = f"trial_{exp.name}_{m.name}"
     storage = str(folder.parent.resolve())
     if tune.Tuner.can_restore(str(folder.resolve())):
         log.info("%s/%s: continuing the search in %s", exp.name, m.name, folder)
         tuner = tune.Tuner.restore(str(folder.resolve()), trainable, resume_unfinished=True, resume_errored=True)
     else:
-        searcher = OptunaSearch(metric=METRIC, mode="max", sampler=optuna.samplers.TPESampler(seed=settings.seed))
+        searcher = OptunaSearch(metric=METRIC, mode="max", sampler=optuna.samplers.TPESampler(
+            seed=settings.seed, n_startup_trials=budget["startup_trials"]))
         tuner = tune.Tuner(
             trainable,
             param_space=to_ray(space),
@@ -235,7 +242,7 @@ def search_model(
             run_config=tune.RunConfig(name=folder.name, storage_path=storage, verbose=0,
                                       callbacks=[_interrupt_callback()]),
         )
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     _INTERRUPT_AFTER["trials"] = stop_after_trials
     try:
         grid = tuner.fit()
@@ -252,6 +259,10 @@ def search_model(
                        "curve": curve, "epochs_run": len(curve),
                        "final_val_accuracy": curve[-1][METRIC] if curve else None,
                        "error": None if res.error is None else str(res.error).splitlines()[0]})
+    trained = {(res.metrics or {}).get("model") for res in grid} - {None}
+    if trained - {m.name}:  # a guard: what the trials trained is the model searched
+        raise RuntimeError(f"{exp.name}/{m.name}: the search's trials trained {sorted(trained)}; "
+                           f"report it (a trainable name shared by two searches)")
     complete = [t for t in trials if t["final_val_accuracy"] is not None]
     if stop_after_trials is not None and len(trials) < settings.trials:
         return None
@@ -263,9 +274,45 @@ def search_model(
     best = max(complete, key=lambda t: (t["epochs_run"] >= epochs, t["final_val_accuracy"]))
     record = {"experiment": exp.name, "model": m.name, "type": m.type, "budget": budget, "space": space,
               "trials": trials, "chosen": {"params": best["params"], "val_accuracy": best["final_val_accuracy"],
-                                           "trial_id": best["trial_id"]}, "search_seconds": wall}
+                                           "trial_id": best["trial_id"]}, "search_seconds": wall,
+              "search_window": [started_at, started_at + wall]}  # seconds since the epoch
     atomic_write_json(record_path, record)
     return record
+
+
+def search_models(
+    exp: ExperimentConfig,
+    settings: TuneSettings,
+    data: TrialData,
+    folder: Path,
+    *,
+    workers: int = 1,
+    stop_after_trials: int | None = None,
+) -> list[dict[str, Any] | None]:
+    """The searches of every model of ``exp`` (records in model order, see :func:`search_model`).
+
+    Unfinished searches run at the same time, each as a Ray task (no CPU of its own) that
+    drives its own ``Tuner`` on this node: the trials of all models then share the
+    ``workers`` CPUs, so one search's start-up, its last lone trial and its clean-up overlap
+    the other's trials instead of leaving a CPU idle. Every search keeps its own budget,
+    sampler and scheduler. ``stop_after_trials`` (tests: an interrupted search) runs them one
+    after another in this process."""
+    folders = [folder / m.name for m in exp.models]
+    todo = [i for i, f in enumerate(folders) if not f.with_suffix(".json").is_file()]
+    if len(todo) < 2 or stop_after_trials is not None:
+        return [search_model(exp, m, settings, data, f, workers=workers, stop_after_trials=stop_after_trials)
+                for m, f in zip(exp.models, folders)]
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # on this node: the tune folder is a local path (on a cluster, storage every node sees)
+    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    task = ray.remote(search_model).options(num_cpus=0, max_retries=0, scheduling_strategy=here)
+    refs = {i: task.remote(exp, exp.models[i], settings, data, folders[i], workers=workers) for i in todo}
+    # a search killed with this process continues (--resume) from the state its Tuner last saved
+    done = dict(zip(refs, ray.get(list(refs.values()))))
+    return [done[i] if i in done else search_model(exp, m, settings, data, f, workers=workers)
+            for i, (m, f) in enumerate(zip(exp.models, folders))]
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
@@ -294,7 +341,9 @@ def init_ray(address: str | None, workers: int) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # a new instance of its own ("local"), never a cluster some other process started here
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
 
 
 def prepare_tune_dir(suite: SuiteConfig, out: Path | None) -> Path:
@@ -322,12 +371,15 @@ def run_tune(
     _check_spaces(suite, settings)
     init_ray(address, workers)
     records: dict[tuple[str, str], dict[str, Any]] = {}
+    search_walls: dict[str, float] = {}
     for exp in suite.experiments:
         data = trial_data(exp, settings)
-        for m in exp.models:
-            folder = run_dir / "tune" / exp.name / m.name
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            rec = search_model(exp, m, settings, data, folder, workers=workers, stop_after_trials=stop_after_trials)
+        (run_dir / "tune" / exp.name).mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        recs = search_models(exp, settings, data, run_dir / "tune" / exp.name, workers=workers,
+                             stop_after_trials=stop_after_trials)
+        search_walls[exp.name] = time.perf_counter() - start
+        for m, rec in zip(exp.models, recs):
             if rec is None:
                 return None
             log.info("%s/%s: chose %s (validation %.3f)", exp.name, m.name, rec["chosen"]["params"],
@@ -359,7 +411,7 @@ def run_tune(
     verdicts = [v.as_dict() for v in task_verdicts(finals)]
     summary = {"suite": suite.name, "rows": rows, "tuning": {f"{e}/{m}": {"budget": r["budget"], "chosen": r["chosen"]}
                                                              for (e, m), r in records.items()},
-               "verdicts": verdicts, "references": refs}
+               "verdicts": verdicts, "references": refs, "search_wall_seconds": search_walls}
     atomic_write_json(run_dir / "results.json", summary)
     atomic_write_text(run_dir / "results.md", f"# {suite.name} (tuned)\n\n{format_tuned(summary)}\n")
     return summary
@@ -400,6 +452,8 @@ def format_tuned(summary: dict[str, Any]) -> str:
         out.append(f"- {task}: majority class {r['majority_accuracy']:.1f} %, chance {r['chance_accuracy']:.1f} %")
     for v in summary["verdicts"]:
         seeds = f"paired t over {v['seeds']} seeds p={v['p']:.3g}" if v["p"] is not None else "1 seed"
+        if v["p"] == 0.0:  # a zero spread of the per-seed differences makes t infinite
+            seeds += " (the same difference on every seed)"
         out.append(f"- verdict {v['snn']} vs {v['baseline']}: **{v['verdict']}** ({v['difference']:+.1f} pp, "
                    f"95 % CI [{v['ci_low']:+.1f}, {v['ci_high']:+.1f}], {seeds})")
     for task, refs in summary.get("references", {}).items():

@@ -7,7 +7,8 @@ experiment, and optional per-model search spaces (see :mod:`snnbench.experiments
       trials: 8            # Optuna (TPE) trials per model
       epochs: 30           # epochs per trial (default: the experiment's train.epochs)
       scheduler: asha      # asha | median | none: the same early-stopping rule for every model
-      grace_period: 5      # epochs before the scheduler may stop a trial
+      grace_fraction: 0.25 # a trial runs this share of its epochs before it may be stopped
+      grace_period: null   # or that many epochs, the same for every model (overrides the share)
       cv_folds: null       # k-fold CV on the training split instead of one validation split
       val_fraction: 0.2    # stratified validation split carved from train (no CV)
       spaces:              # per model name: overrides of its family's default space
@@ -16,6 +17,7 @@ experiment, and optional per-model search spaces (see :mod:`snnbench.experiments
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,11 +64,28 @@ class TuneSettings(BaseModel):
     trials: int = Field(8, ge=1, description="trials per model (the same for every model)")
     epochs: int | None = Field(None, ge=1, description="epochs per trial (default: train.epochs)")
     scheduler: Literal["asha", "median", "none"] = "asha"
-    grace_period: int = Field(3, ge=1, description="epochs a trial runs before it may be stopped")
+    grace_period: int | None = Field(None, ge=1, description="epochs a trial runs before it may be stopped "
+                                     "(default: grace_fraction of the epochs per trial)")
+    # A fixed count of epochs judges a 50-epoch trial after a tenth of its schedule, when a
+    # model that starts slowly (a GRU at a low learning rate) has not left chance yet; a share
+    # of the trial's own epochs gives every model of every task the same part of its schedule.
+    grace_fraction: float = Field(0.25, gt=0.0, le=1.0, description="share of the epochs per trial a trial "
+                                  "runs before it may be stopped (when grace_period is not set)")
     cv_folds: int | None = Field(None, ge=2, le=20, description="k-fold CV on train instead of one split")
     val_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="validation share of train (no CV)")
     seed: int = Field(0, ge=0, description="seed of the sampler, the split and the trials")
     spaces: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-model space overrides")
+
+    def grace_epochs(self, epochs: int) -> int:
+        """Epochs before the scheduler may stop a trial of ``epochs`` epochs:
+        ``grace_period`` when set, else ``ceil(grace_fraction * epochs)``; at least 1, at most ``epochs``."""
+        g = self.grace_period if self.grace_period is not None else math.ceil(self.grace_fraction * epochs - 1e-9)
+        return max(1, min(int(g), epochs))
+
+    def startup_trials(self) -> int:
+        """Random trials before TPE models the results: half the budget (Optuna's default of
+        10 would leave a budget of 8 a random search), at least 1, at most 10."""
+        return max(1, min(10, self.trials // 2))
 
     @field_validator("spaces")
     @classmethod
