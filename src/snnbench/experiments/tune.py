@@ -39,6 +39,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .._signature import takes_options_of
 from ..data import load_dataset
 from ..data.splits import ArraySplit, DatasetInfo
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
@@ -192,6 +193,26 @@ def budget_of(settings: TuneSettings, exp: ExperimentConfig) -> dict[str, Any]:
             "sampler": "optuna TPE", "startup_trials": settings.startup_trials(), "seed": settings.seed}
 
 
+def _trials_of(grid, exp: ExperimentConfig, m: ModelConfig) -> list[dict[str, Any]]:
+    """Each trial of a finished ``tuner.fit()``: its parameters and validation curve. Raises
+    when a trial trained another model than ``m`` (a trainable name two searches shared)."""
+    trials = []
+    for res in grid:
+        df = res.metrics_dataframe
+        curve = [] if df is None else [
+            {"epoch": int(r["epoch"]), METRIC: float(r[METRIC]), "val_loss": float(r["val_loss"])}
+            for _, r in df.iterrows() if METRIC in r and r[METRIC] == r[METRIC]]
+        trials.append({"trial_id": (res.metrics or {}).get("trial_id"), "params": _plain(res.config),
+                       "curve": curve, "epochs_run": len(curve),
+                       "final_val_accuracy": curve[-1][METRIC] if curve else None,
+                       "error": None if res.error is None else str(res.error).splitlines()[0]})
+    trained = {(res.metrics or {}).get("model") for res in grid} - {None}
+    if trained - {m.name}:  # a guard: what the trials trained is the model searched
+        raise RuntimeError(f"{exp.name}/{m.name}: the search's trials trained {sorted(trained)}; "
+                           f"report it (a trainable name shared by two searches)")
+    return trials
+
+
 def search_model(
     exp: ExperimentConfig,
     m: ModelConfig,
@@ -249,20 +270,7 @@ def search_model(
     finally:
         _INTERRUPT_AFTER["trials"] = None
     wall = time.perf_counter() - start
-    trials = []
-    for res in grid:
-        df = res.metrics_dataframe
-        curve = [] if df is None else [
-            {"epoch": int(r["epoch"]), METRIC: float(r[METRIC]), "val_loss": float(r["val_loss"])}
-            for _, r in df.iterrows() if METRIC in r and r[METRIC] == r[METRIC]]
-        trials.append({"trial_id": (res.metrics or {}).get("trial_id"), "params": _plain(res.config),
-                       "curve": curve, "epochs_run": len(curve),
-                       "final_val_accuracy": curve[-1][METRIC] if curve else None,
-                       "error": None if res.error is None else str(res.error).splitlines()[0]})
-    trained = {(res.metrics or {}).get("model") for res in grid} - {None}
-    if trained - {m.name}:  # a guard: what the trials trained is the model searched
-        raise RuntimeError(f"{exp.name}/{m.name}: the search's trials trained {sorted(trained)}; "
-                           f"report it (a trainable name shared by two searches)")
+    trials = _trials_of(grid, exp, m)
     complete = [t for t in trials if t["final_val_accuracy"] is not None]
     if stop_after_trials is not None and len(trials) < settings.trials:
         return None
@@ -280,15 +288,9 @@ def search_model(
     return record
 
 
-def search_models(
-    exp: ExperimentConfig,
-    settings: TuneSettings,
-    data: TrialData,
-    folder: Path,
-    *,
-    workers: int = 1,
-    stop_after_trials: int | None = None,
-) -> list[dict[str, Any] | None]:
+@takes_options_of(search_model, only=("workers", "stop_after_trials"))
+def search_models(exp: ExperimentConfig, settings: TuneSettings, data: TrialData, folder: Path,
+                  **options: Any) -> list[dict[str, Any] | None]:
     """The searches of every model of ``exp`` (records in model order, see :func:`search_model`).
 
     Unfinished searches run at the same time, each as a Ray task (no CPU of its own) that
@@ -297,6 +299,7 @@ def search_models(
     the other's trials instead of leaving a CPU idle. Every search keeps its own budget,
     sampler and scheduler. ``stop_after_trials`` (tests: an interrupted search) runs them one
     after another in this process."""
+    workers, stop_after_trials = options["workers"], options["stop_after_trials"]
     folders = [folder / m.name for m in exp.models]
     todo = [i for i, f in enumerate(folders) if not f.with_suffix(".json").is_file()]
     if len(todo) < 2 or stop_after_trials is not None:
