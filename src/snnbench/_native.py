@@ -10,7 +10,6 @@ hundred KiB.
 from __future__ import annotations
 
 import ctypes
-import functools
 import importlib.machinery
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["library_path", "load_library", "num_threads", "dtype_suffix", "data_ptr",
-           "keeps_torch_threads", "numba_threads", "MIN_WORK_PER_THREAD"]
+           "numba_threads", "MIN_WORK_PER_THREAD"]
 
 # Below this many elements of work per thread, starting a thread costs more than it saves.
 MIN_WORK_PER_THREAD = 1 << 15
@@ -61,35 +60,22 @@ def load_library(directory: Path, stem: str, typed: Callable[[type], Signatures]
     return lib
 
 
-def keeps_torch_threads(fn: Callable) -> Callable:
-    """``fn`` with torch's thread count as it was before the call.
-
-    numba's OpenMP threading layer, when it starts (at the first parallel launch or the first
-    ``numba.get_num_threads()``), sets the OpenMP thread count to numba's (by default the
-    number of cores), and torch reads that count as its own: without this, the first numba
-    kernel would silently move a process configured for one torch thread to several (other
-    float sums, other timings) for every later op. Wraps each parallel numba kernel and
-    :func:`numba_threads`."""
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        n = torch.get_num_threads()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if torch.get_num_threads() != n:
-                torch.set_num_threads(n)
-
-    return call
-
-
-@keeps_torch_threads
 def numba_threads() -> int:
-    """numba's thread count (``numba.get_num_threads``; its first call starts numba's
-    threading layer, which is when the OpenMP layer takes torch's thread count)."""
+    """numba's thread count (``numba.get_num_threads``), torch's thread count kept.
+
+    numba's OpenMP threading layer starts at the first ``numba.get_num_threads()`` or
+    parallel launch, and then sets the OpenMP thread count to numba's (by default the
+    number of cores), which torch reads as its own: a process configured for one torch
+    thread would silently run every later op on several (other float sums, other timings).
+    Code with parallel numba kernels calls this before its first launch; once started, the
+    layer leaves the count alone."""
     import numba
 
-    return numba.get_num_threads()
+    n = torch.get_num_threads()
+    count = numba.get_num_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return count
 
 
 def num_threads(work: int) -> int:

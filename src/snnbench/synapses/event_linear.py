@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._native import keeps_torch_threads, numba_threads
+from .._native import numba_threads
 from .._validation import check_range
 from . import native_events
 
@@ -69,7 +69,6 @@ _CHUNK_BYTES = 512 * 1024
 if _HAVE_NUMBA:
     _jit = dict(cache=True, error_model="numpy")
 
-    @keeps_torch_threads
     @numba.njit(parallel=True, **_jit)
     def _nb_count(x, ptr, graded, bits):
         """ptr[n + 1] = number of nonzero entries of row n of x [N, K] (ptr[0] untouched);
@@ -92,7 +91,6 @@ if _HAVE_NUMBA:
             ptr[n + 1] = c
             graded[n] = gr
 
-    @keeps_torch_threads
     @numba.njit(parallel=True, **_jit)
     def _nb_fill(x, ptr, idx, val):
         """Row n's nonzero column indices and values into idx/val[ptr[n]:ptr[n+1]].
@@ -113,7 +111,6 @@ if _HAVE_NUMBA:
                 val[j] = v
                 e += v != 0
 
-    @keeps_torch_threads
     @numba.njit(parallel=True, **_jit)
     def _nb_spmm(ptr, col, val, src, out, start, init, nblk):
         """out[r, :] = s0 + sum over e in ptr[r]:ptr[r+1] of val[e] * src[col[e], :], with
@@ -173,7 +170,6 @@ if _HAVE_NUMBA:
             cp[k + 1] = cp[k] + fill[k]
             fill[k] = cp[k]
 
-    @keeps_torch_threads
     @numba.njit(parallel=True, **_jit)
     def _nb_transpose_chunks(ptr, idx, val, K, rows, cptr, ccol, cval):
         """For each chunk c of ``rows`` rows of x: the compressed rows of x[chunk]^T, i.e.
@@ -198,7 +194,6 @@ if _HAVE_NUMBA:
                     fill[k] += 1
 
 
-    @keeps_torch_threads
     @numba.njit(parallel=True, **_jit)
     def _nb_fill_bits(bits, ptr, idx):
         """Row n's set bits, ascending, into idx[ptr[n]:ptr[n+1]]; branch-free like
@@ -214,7 +209,6 @@ if _HAVE_NUMBA:
                     idx[e if e < end else spare] = b * 8 + j
                     e += (v >> j) & 1
 
-    @keeps_torch_threads
     @numba.njit(parallel=True, **_jit)
     def _nb_transpose_bits(bits, ptr, K, rows, cptr, ccol):
         """_nb_transpose_chunks for spike events read from their bitmask (``ptr``: the
@@ -282,6 +276,7 @@ def _events(x: Tensor, max_density: float) -> tuple[Tensor, Tensor, Tensor, Tens
     if use_c:
         native_events.count(x, ptr, graded, bits)
     else:
+        numba_threads()  # starts numba's threading layer with torch's thread count kept
         _nb_count(x.numpy(), ptr.numpy(), graded.numpy(), bits.numpy())
     torch.cumsum(ptr, 0, out=ptr)
     E = int(ptr[-1])

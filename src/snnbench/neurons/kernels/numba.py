@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import torch
 
-from ..._native import keeps_torch_threads, numba_threads
+from ..._native import numba_threads
 from ._contract import register, sg_consts
 from ._flat import FlatKernel
 
@@ -58,7 +58,6 @@ def _span(b, n_items, csz):
 
 
 
-@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthreads):
     """x, s_out: [T, N]; h_out: [T, N] when save else unused; v: [N] holds v0 on
@@ -117,7 +116,6 @@ def _nb_lif_fwd(x, v, beta, thr, vr, zero, one, mode, save, s_out, h_out, nthrea
                         st[j] = one if hh >= thr else zero
                         vb[j] = hh
 
-@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_lif_bwd(
     h, gs, gv, v0, beta, thr, vr, zero, one, mode, detach, kind, alpha, c0, c1, dpre,
@@ -184,7 +182,6 @@ def _nb_lif_bwd(
             for j in range(n):
                 gvb[j] = bb[j] * gxt[j]
 
-@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_alif_fwd(
     x, v, a, beta, rho, thr, tplus, vr, zero, one, mode, save, s_out, h_out, a_out, nthreads
@@ -279,7 +276,6 @@ def _alif_sg_row(ht, att, dp, u, thr, kind, alpha, c0, c1, zero, one, d):
     _sg_row(u, thr, kind, alpha, c0, c1, zero, one, d)
 
 
-@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_alif_bwd(
     h, at, gs, gv, ga, v0, a0, beta, rho, thr, tplus, vr, zero, one, mode, detach, kind,

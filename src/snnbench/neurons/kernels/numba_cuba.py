@@ -9,12 +9,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..._native import keeps_torch_threads
 from ._contract import register
 from .numba import TwoStateKernel, _jit, _sg_row, _span
 
 
-@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_cuba_fwd(x, i, v, alpha, beta, thr, vr, zero, one, mode, save, s_out, h_out, i_out,
                  nthreads):
@@ -47,7 +45,6 @@ def _nb_cuba_fwd(x, i, v, alpha, beta, thr, vr, zero, one, mode, save, s_out, h_
                     vb[j] = hh
 
 
-@keeps_torch_threads
 @numba.njit(parallel=True, **_jit)
 def _nb_cuba_bwd(h, cur, gs, gq, gv, i0, v0, alpha, beta, thr, vr, zero, one, mode, detach,
                  kind, sa, c0, c1, dpre, need_alpha, need_beta, gx, galpha, gbeta, nthreads):
