@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnbench.models.blocks import Folded, Neurons, conv_unit, make_pool
+from snnbench.models.blocks import Folded, Neurons, channels_last, conv_unit, make_pool
 from snnbench.models.zoo import VGG11, SpikingVGG, _features
 
 BATCH, CLASSES = 32, 10
@@ -57,7 +57,7 @@ class ConvNet(nn.Module):
         self.fc = Folded(nn.Linear(256 * 4 * 4, CLASSES))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.body(x_seq).flatten(2))
+        return self.fc(self.body(channels_last(x_seq)).flatten(2))
 
 
 class VGGLayers(nn.Module):
@@ -150,22 +150,61 @@ class SnnTorchConvNet(nn.Module):
         return torch.stack(outs)
 
 
-def _peers(norm: str, cfg: tuple = CONV) -> dict[str, nn.Module]:
+class ChannelsFirstBound(nn.Module):
+    """The issue's bound written with plain torch layers: Conv2d -> [BatchNorm2d] -> ReLU
+    (-> MaxPool2d) over the folded ``[T*B, C, H, W]`` input in PyTorch's default
+    (channels-first) layout, then the classifier (``cfg`` as above; VGG-11's fc 512->10)."""
+
+    def __init__(self, norm: str, cfg: tuple = CONV) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        c = 3
+        for out in cfg:
+            if out == "M":
+                mods.append(nn.MaxPool2d(2))
+                continue
+            mods += [nn.Conv2d(c, out, 3, padding=1, bias=norm == "none"),
+                     *([nn.BatchNorm2d(out)] if norm != "none" else []), nn.ReLU()]
+            c = out
+        self.body = nn.Sequential(*mods)
+        self.fc = nn.Linear(_fc_in(cfg), CLASSES)
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        t, b = x_seq.shape[:2]
+        return self.fc(self.body(x_seq.flatten(0, 1)).flatten(1)).view(t, b, -1)
+
+
+class ChannelsLast(nn.Module):
+    """A peer's model run channels-last (weights and input), the layout snnbench uses:
+    ``--peers-channels-last`` shows how much of a difference is the layout alone."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.to(memory_format=torch.channels_last)
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        return self.model(channels_last(x_seq))
+
+
+def _peers(norm: str, cfg: tuple = CONV, layout: str = "default") -> dict[str, nn.Module]:
     out: dict[str, nn.Module] = {}
     for name, cls in (("spikingjelly", JellyConvNet), ("snntorch", SnnTorchConvNet)):
         try:
-            out[name] = cls(norm, cfg)
+            out[name] = cls(norm, cfg) if layout == "default" else ChannelsLast(cls(norm, cfg))
         except ImportError:
             pass  # peer not installed in this interpreter
     return out
 
 
-def build_row(name: str) -> dict[str, nn.Module]:
-    """The models of one row: snnbench, the bound and the installed peers."""
+def build_row(name: str, peers_layout: str = "default") -> dict[str, nn.Module]:
+    """The models of one row: snnbench, its twin's layers (the bound, in snnbench's
+    channels-last layout), the same layers channels-first and the installed peers."""
     if name == "vgg11":
-        return {"snn": VGGLayers(True), "bound": VGGLayers(False), **_peers("bn", VGG11)}
+        return {"snn": VGGLayers(True), "bound": VGGLayers(False), "bound_cf": ChannelsFirstBound("bn", VGG11),
+                **_peers("bn", VGG11, peers_layout)}
     norm = "bn" if name == "conv-bn" else "none"
-    return {"snn": ConvNet(norm, True), "bound": ConvNet(norm, False), **_peers(norm)}
+    return {"snn": ConvNet(norm, True), "bound": ConvNet(norm, False), "bound_cf": ChannelsFirstBound(norm),
+            **_peers(norm, CONV, peers_layout)}
 
 
 def _rss_mib() -> float:
@@ -251,6 +290,8 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance_conv.md"))
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--peers-channels-last", action="store_true",
+                    help="run the peers channels-last too (prints only: how much is the layout alone)")
     ap.add_argument("--memory-child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -270,22 +311,25 @@ def main() -> None:
         from importlib.metadata import version
 
         names[p] = f"{names[p]} {version(p)}"
-    lines = ["| model | T | snnbench ms | bound ms | snnbench / bound |"
+    if args.peers_channels_last:
+        args.no_write = True
+        names = {p: f"{n} (channels-last)" for p, n in names.items()}
+    lines = ["| model | T | snnbench ms | bound ms | snnbench / bound | snnbench / channels-first bound |"
              + "".join(f" {names[p]} / bound |" for p in peers)
              + "".join(f" snnbench / {names[p]} |" for p in peers),
-             "|---|---|---|---|---|" + "---|" * (2 * len(peers))]
+             "|---|---|---|---|---|---|" + "---|" * (2 * len(peers))]
     print(*lines, sep="\n")
     for name in args.models:
         for steps in args.steps:
-            r = measure(build_row(name), steps, args.reps)
+            r = measure(build_row(name, "channels_last" if args.peers_channels_last else "default"), steps, args.reps)
             extra = "".join(f" {r[p] / r['bound']:.2f} |" if p in r else " - |" for p in peers)
             extra += "".join(f" {r['snn'] / r[p]:.2f} |" if p in r else " - |" for p in peers)
             lines.append(f"| {name} | {steps} | {r['snn']:.0f} | {r['bound']:.0f} | "
-                         f"{r['snn'] / r['bound']:.2f} |{extra}")
+                         f"{r['snn'] / r['bound']:.2f} | {r['snn'] / r['bound_cf']:.2f} |{extra}")
             print(lines[-1], flush=True)
     mem_lines: list[str] = []
     if not args.no_memory:
-        impls = ["snn", "bound", *peers]
+        impls = ["snn", "bound", *peers]  # the channels-first bound: speed only
         mem_lines = ["| model | T | snnbench MiB | bound MiB |"
                      + "".join(f" {names[p]} MiB |" for p in peers)
                      + "".join(f" snnbench / {names[p]} |" for p in peers),
@@ -317,8 +361,10 @@ def main() -> None:
             f"- {head}; {tail}.",
             "- One training step (forward, backward, Adam), cross-entropy on the output summed "
             "over T, input `[T, 32, 3, 32, 32]` uniform random. The bound: the same layers with "
-            "ReLU in place of the neurons, applied once to the folded `[T*B, ...]` input. "
-            "Each row's models run interleaved in one process.",
+            "ReLU in place of the neurons, applied once to the folded `[T*B, ...]` input, in the "
+            "layout snnbench's conv models use (channels-last: `snnbench.models.blocks.channels_last`); "
+            "the channels-first bound: the same layers in plain torch modules in PyTorch's default "
+            "layout, the layout the peers run in. Each row's models run interleaved in one process.",
             "- `conv`: 3->64->128->256 3x3 convs, each -> [batch norm over T and B] -> LIF "
             "(beta 0.9, soft reset, arctan surrogate) -> 2x2 max pool, fc 4096->10; "
             "`conv-bn` with batch norm. `vgg11`: spiking VGG-11 (`snnbench.models.SpikingVGG`, "

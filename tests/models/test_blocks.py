@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from snnbench.models.blocks import (
-    Folded, MembraneBlock, Neurons, SEWBlock, TimeBatchNorm, TimeDropout, conv_unit,
+    Folded, MembraneBlock, Neurons, SEWBlock, TimeBatchNorm, TimeDropout, channels_last, conv_unit,
 )
 from snnbench.models.matching import count_parameters
 from snnbench.models.zoo import ResNet, SpikingResNet, SpikingVGG, VGG, n_neuron_layers
@@ -199,22 +199,31 @@ def test_bad_options_are_named():
         ResNet((3, 32, 32), 10, connect="dense")
 
 
-def test_per_step_folding_gives_the_folded_values_and_gradients():
-    """Folded(per_step=True) (the conv units' way: one time step per call) against the
-    whole [T*B] batch in one call, float64: the same outputs and gradients."""
+def test_channels_last_keeps_values_and_folding_keeps_the_layout():
+    x = torch.randn(3, 2, 4, 5, 5)
+    xl = channels_last(x)
+    assert torch.equal(xl, x) and xl.permute(0, 1, 3, 4, 2).is_contiguous()
+    conv = nn.Conv2d(4, 6, 3, padding=1)
+    y, ref = Folded(conv)(xl), Folded(conv)(x)
+    torch.testing.assert_close(y, ref)  # the same values whatever the layout
+    assert y.permute(0, 1, 3, 4, 2).is_contiguous()  # and the output stays channels-last
+    frame = x[0]
+    assert channels_last(frame) is frame  # only [T, B, C, H, W] is converted
+
+
+@pytest.mark.parametrize("cls,kw", [(SpikingVGG, {"width": 0.125}),
+                                    (SpikingResNet, {"blocks": [1, 1], "channels": [8, 16], "hidden": []})])
+def test_zoo_layers_see_channels_last_activity(cls, kw):
+    """The zoo's conv SNNs run channels-last end to end: every neuron layer of the conv
+    body gets a dense channels-last [T, B, C, H, W] current (no channels-first copy on the way)."""
+    from snnbench.neurons.kernels import dense_order
+
     torch.manual_seed(0)
-    conv = nn.Conv2d(3, 5, 3, padding=1).double()
-    x = torch.randn(4, 2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
-    outs, grads = [], []
-    for per_step in (False, True):
-        conv.zero_grad()
-        x.grad = None
-        y = Folded(conv, per_step=per_step)(x)
-        (y * torch.arange(y.numel(), dtype=torch.float64).reshape(y.shape).cos()).sum().backward()
-        outs.append(y.detach())
-        grads.append((x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()))
-    assert outs[1].shape == (4, 2, 5, 6, 6)
-    torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
-    for a, b in zip(grads[1], grads[0]):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
-    assert conv_unit(3, 5, "bn")[0].per_step and not Folded(conv).per_step
+    net = cls((3, 32, 32), 10, num_steps=2, **kw)
+    seen = []
+    for mod in net.modules():
+        if isinstance(mod, Neurons):
+            mod.register_forward_pre_hook(lambda _m, a: seen.append(a[0]))
+    net(torch.rand(2, 3, 32, 32)).sum().backward()
+    conv = [x for x in seen if x.dim() == 5 and x.shape[-1] > 1]
+    assert conv and all(dense_order(x) == [0, 1, 3, 4, 2] for x in conv)

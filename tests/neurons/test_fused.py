@@ -365,3 +365,40 @@ def test_numba_kernels_leave_torch_thread_count_alone():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_channels_last_input_gives_the_contiguous_values_in_its_own_layout(backend):
+    """A channels-last ``[T, B, C, H, W]`` input (dense, channels innermost, what the conv
+    models feed their neurons): the kernel runs on the permuted contiguous view instead of
+    a copy. Spikes, final membrane and gradients equal the run on the contiguous input, and
+    the spikes keep the input's layout."""
+    torch.manual_seed(3)
+    x = 1.5 * torch.randn(5, 2, 3, 4, 4, dtype=torch.float64)
+    v0 = 0.3 * torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    beta = (0.4 + 0.5 * torch.rand(3, 1, 1, dtype=torch.float64))
+    w_s = torch.randn(x.shape, dtype=torch.float64)
+    results = []
+    for layout in ("contiguous", "channels_last"):
+        xi = x.clone() if layout == "contiguous" else x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        xi, v, b = xi.requires_grad_(), v0.clone().requires_grad_(), beta.clone().requires_grad_()
+        s, vt = lif_multistep_fused(xi, v, b, threshold=0.8, backend=backend)
+        ((s * w_s).sum() + vt.square().sum()).backward()
+        results.append((xi, s, vt, xi.grad, v.grad, b.grad))
+    (xc, *ref), (xl, *got) = results
+    assert kernels.dense_order(xc) is None and kernels.dense_order(xl) == [0, 1, 3, 4, 2]
+    assert 0 < float(ref[0].detach().sum()) < ref[0].numel()
+    assert got[0].stride() == xl.stride()  # no channels-first copy came out
+    torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+    for a, b in zip(got[1:], ref[1:]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_dense_order_finds_the_layout_or_declines():
+    x = torch.zeros(3, 2, 4, 6, 6)
+    assert kernels.dense_order(x) is None  # contiguous: nothing to permute
+    assert kernels.dense_order(x[:, :, ::2]) is None  # gaps: the kernel copies
+    assert kernels.dense_order(x.transpose(1, 2)) == [0, 2, 1, 3, 4]
+    assert kernels.dense_order(torch.zeros(4, 3).t()) is None  # [T, N] is never permuted
+    step = torch.zeros(2, 5, 5, 4).permute(0, 3, 1, 2)  # a channels-last frame, repeated over T
+    assert kernels.dense_order(step.expand(3, *step.shape)) == [0, 1, 3, 4, 2]

@@ -34,8 +34,8 @@ from .._signature import takes_options_of
 from .._validation import check_choice, check_int, check_positive, check_range
 from .ann import _Recording, _shape, _widths, check_batch_shape
 from .blocks import (
-    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, conv_unit, image_rows,
-    make_norm, make_pool, row_series_shape,
+    NEURON_KINDS, Folded, MembraneBlock, Neurons, SEWBlock, TimeDropout, channels_last, conv_unit,
+    image_rows, make_norm, make_pool, row_series_shape,
 )
 from .snn import SpikingClassifier
 
@@ -131,6 +131,7 @@ def _build(net: nn.Module, kind: str, arch: dict[str, Any], in_shape: tuple[int,
 def _features(net: nn.Module, seq: Tensor, generator: torch.Generator | None,
               constant: bool) -> Tensor:
     """Time-first input -> the output layer's input current ``[T, B, K]``."""
+    seq = channels_last(seq)  # every conv and block after this keeps the layout
     if constant:
         # a repeated static frame: the first conv and its norm run once (identical batch
         # statistics; only the running variance's Bessel factor sees B instead of T*B values)

@@ -167,4 +167,33 @@ def run(kind: str, backend: str, x: torch.Tensor, states0: tuple[torch.Tensor, .
         raise ValueError(f"backend={backend!r} has no kernel for the neuron kind {kind!r}")
     save = torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in states0)
                                         or any(t.requires_grad for t in params))
-    return _KernelFn.apply(kernel, c, save, len(states0), x, *states0, *params)
+    perm = dense_order(x) if kind in _ELEMENTWISE else None
+    if perm is None:
+        return _KernelFn.apply(kernel, c, save, len(states0), x, *states0, *params)
+    # x is dense in another order (a channels-last conv output): the kernel runs on the
+    # permuted view, which is contiguous, and the outputs are permuted back, so they share
+    # x's layout and nothing is copied. States and parameters follow the same permutation.
+    nshape, nperm = x.shape[1:], [d - 1 for d in perm[1:]]
+    states0 = tuple(t.expand(nshape).permute(nperm) for t in states0)
+    params = tuple(t.expand(nshape).permute(nperm) for t in params)
+    s, *finals = _KernelFn.apply(kernel, c, save, len(states0), x.permute(perm), *states0, *params)
+    back = [perm.index(d) for d in range(len(perm))]
+    return (s.permute(back), *(f.permute([d - 1 for d in back[1:]]) for f in finals))
+
+
+# kinds whose states and parameters are per neuron (elementwise over the neuron axes), so a
+# permutation of those axes commutes with the recurrence; "rlif" mixes neurons (w_rec)
+_ELEMENTWISE = ("lif", "alif", "cuba")
+
+
+def dense_order(x: torch.Tensor) -> list[int] | None:
+    """The permutation ``p`` (time axis first) that makes each step ``x.permute(p)[t]``
+    contiguous, when the neuron axes of ``x`` are dense in another order than their own (a
+    channels-last ``[T, B, C, H, W]``, also one expanded over T); ``None`` otherwise
+    (channels-first already, or strided with gaps: the kernel then copies)."""
+    if x.dim() < 3 or x[0].is_contiguous():
+        return None
+    step = x[0]
+    strides = step.stride()
+    order = sorted(range(step.dim()), key=lambda d: -strides[d])
+    return [0] + [d + 1 for d in order] if step.permute(order).is_contiguous() else None
