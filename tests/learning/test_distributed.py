@@ -141,21 +141,70 @@ def _reduce_worker(rank: int, init_file: str, out: str) -> None:
             expect = x / 3
             dist.all_reduce(expect)
             seen.append((reducer.average(x.clone()), expect))
+        # several gradients staged, one exchange (the hook's way: one barrier per pass)
+        xs = [torch.randn(n, generator=g, dtype=d) for n, d in ((7, torch.float32), (5, torch.float64),
+                                                                 (17, torch.float32))]
+        expects = [x / 3 for x in xs]
+        for e in expects:
+            dist.all_reduce(e)
+        got = [x.clone() for x in xs]
+        for x in got:
+            reducer.stage(x)
+        reducer.exchange()
+        seen += list(zip(got, expects))
         with open(f"{out}.{rank}", "wb") as f:
-            pickle.dump(seen, f)
+            pickle.dump({"reduced": seen, "ddp": _ddp_many_buckets(rank)}, f)
     finally:
         dist.destroy_process_group()
+
+
+def _ddp_many_buckets(rank: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """DDP with tiny buckets (several per backward pass) and the shared-memory hook: its
+    gradients against the all-reduced mean of the same gradients computed without DDP."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    from snnbench.learning.shm_allreduce import register_shared_memory_hook
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8), torch.nn.Tanh(),
+                                torch.nn.Linear(8, 2))
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(10 + rank))
+    model(x).square().sum().backward()
+    expect = [p.grad.clone() for p in model.parameters()]
+    for e in expect:
+        e /= 3
+        dist.all_reduce(e)
+    model.zero_grad(set_to_none=True)
+    ddp = DistributedDataParallel(model, bucket_cap_mb=1e-4)  # about one parameter per bucket
+    state = register_shared_memory_hook(ddp)
+    buckets: list[int] = []
+    stage = state.stage
+    state.stage = lambda grad, fut=None: (buckets.append(grad.numel()), stage(grad, fut))[1]
+    for _ in range(2):  # the first pass, and one after DDP rebuilt its buckets
+        model.zero_grad(set_to_none=True)
+        ddp(x).square().sum().backward()
+    # DDP rebuilds its buckets after the first pass (one bucket, then three): more buckets than
+    # passes, one barrier per pass
+    assert len(buckets) > 2 and state.calls == 2 and not state.staged, (buckets, state.calls)
+    return [p.grad.clone() for p in model.parameters()], expect
 
 
 def test_shared_memory_average_of_three_processes(tmp_path):
     mp.start_processes(_reduce_worker, args=(str(tmp_path / "init"), str(tmp_path / "out")), nprocs=3,
                        start_method="spawn")
     per_rank = [pickle.loads((tmp_path / f"out.{r}").read_bytes()) for r in range(3)]
-    for k, (got0, expect0) in enumerate(per_rank[0]):
+    for k, (got0, expect0) in enumerate(per_rank[0]["reduced"][:5]):
         assert got0.dtype == (torch.float64 if k % 2 else torch.float32)
+    for k, (got0, expect0) in enumerate(per_rank[0]["reduced"]):  # one call each, then staged ones
         torch.testing.assert_close(got0, expect0)  # gloo's mean, up to summation order
         for other in per_rank[1:]:
-            assert torch.equal(other[k][0], got0)  # every process holds the same numbers
+            assert torch.equal(other["reduced"][k][0], got0)  # every process holds the same numbers
+    grads0, expect0 = per_rank[0]["ddp"]
+    for a, b in zip(grads0, expect0, strict=True):
+        torch.testing.assert_close(a, b)
+    for other in per_rank[1:]:
+        for a, b in zip(other["ddp"][0], grads0, strict=True):
+            assert torch.equal(a, b)
 
 
 def test_shards_partition_every_global_batch():

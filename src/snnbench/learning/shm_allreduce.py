@@ -13,9 +13,15 @@ the documented way to replace the all-reduce) that does, per bucket ``g_r`` of r
 
 the value of DDP's default hook (divide by N, then all-reduce a sum). Every rank adds the
 same numbers in the same order, so the ranks stay bit-identical; with 2 processes the sum
-is also bit-identical to gloo's (one addition, and float addition commutes). Two sets of
-slots alternate between successive buckets: a rank that passed the barrier of bucket
-``k`` knows every rank has finished reading bucket ``k - 1``, so bucket ``k + 1`` may
+is also bit-identical to gloo's (one addition, and float addition commutes).
+
+One barrier per backward pass, not one per bucket: a bucket's share is written at its own
+offset of the slots when DDP hands it over, and only the last bucket of the pass
+(``GradBucket.is_last``) waits for the other processes and sums every bucket (DDP waits for
+the buckets' futures only when the backward pass ends). Each barrier is a round trip and
+a wait for the slowest process; DDP's small first bucket would otherwise add a second one
+to every step. Two sets of slots alternate between passes: a rank that passed the barrier
+of pass ``k`` knows every rank has finished reading pass ``k - 1``, so pass ``k + 1`` may
 overwrite those slots without a second barrier.
 """
 
@@ -74,6 +80,9 @@ class SharedMemoryReducer:
     size: int
     slots: dict[torch.dtype, torch.Tensor] = field(default_factory=dict)
     calls: int = 0
+    # buckets written since the last barrier: (gradient, its offset in the slots, its future)
+    staged: list[tuple[torch.Tensor, int, torch.futures.Future | None]] = field(default_factory=list)
+    used: dict[torch.dtype, int] = field(default_factory=dict)
 
     @classmethod
     def for_model(cls, model: torch.nn.Module, group: dist.ProcessGroup | None = None) -> SharedMemoryReducer:
@@ -90,21 +99,44 @@ class SharedMemoryReducer:
             state.slots[dtype] = flat.view(2, state.size, numel[dtype])
         return state
 
+    def stage(self, grad: torch.Tensor, fut: torch.futures.Future | None = None) -> None:
+        """Write this process's share ``grad / N`` into its slot, after the gradients
+        staged since the last :meth:`exchange`; ``fut`` gets the mean then."""
+        n, off = grad.numel(), self.used.get(grad.dtype, 0)
+        slots = self.slots[grad.dtype]
+        if off + n > slots.shape[-1]:
+            raise RuntimeError(f"shared-memory gradient slots hold {slots.shape[-1]} {grad.dtype} values; "
+                               f"{off + n} were staged before one exchange (more than the model's parameters)")
+        torch.div(grad, self.size, out=slots[self.calls % 2, self.rank, off:off + n])
+        self.used[grad.dtype] = off + n
+        self.staged.append((grad, off, fut))
+
+    def exchange(self) -> None:
+        """One barrier, then every staged gradient replaced in place by the mean over the
+        processes (the same sum in rank order on every rank); their futures are completed."""
+        dist.barrier(self.group)
+        for grad, off, fut in self.staged:
+            torch.sum(self.slots[grad.dtype][self.calls % 2, :, off:off + grad.numel()], dim=0, out=grad)
+            if fut is not None:
+                fut.set_result(grad)
+        self.staged.clear()
+        self.used.clear()
+        self.calls += 1
+
     def average(self, grad: torch.Tensor) -> torch.Tensor:
         """``grad`` replaced in place by the mean of every process's ``grad``."""
-        n = grad.numel()
-        slots = self.slots[grad.dtype][self.calls % 2, :, :n]
-        self.calls += 1
-        torch.div(grad, self.size, out=slots[self.rank])
-        dist.barrier(self.group)
-        torch.sum(slots, dim=0, out=grad)
+        self.stage(grad)
+        self.exchange()
         return grad
 
 
 def _hook(state, bucket):  # no annotations: DDP compares them with its classes, not strings
-    """Comm hook (``SharedMemoryReducer``, ``dist.GradBucket`` -> ``Future[Tensor]``)."""
+    """Comm hook (``SharedMemoryReducer``, ``dist.GradBucket`` -> ``Future[Tensor]``): the
+    bucket's future completes at the backward pass's last bucket (see the module doc)."""
     fut = torch.futures.Future()
-    fut.set_result(state.average(bucket.buffer()))
+    state.stage(bucket.buffer(), fut)
+    if bucket.is_last():
+        state.exchange()
     return fut
 
 
