@@ -202,7 +202,8 @@ def wrap_model(model: torch.nn.Module, device: torch.device, world: World,
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-    ddp = DistributedDataParallel(model, device_ids=device_ids)
+    # gradients as views into DDP's buckets: the averaged bucket is the gradient, no copy back
+    ddp = DistributedDataParallel(model, device_ids=device_ids, gradient_as_bucket_view=True)
     if device.type == "cpu":
         from .shm_allreduce import on_one_host, register_shared_memory_hook
 
