@@ -227,7 +227,8 @@ def bench_kill(epochs: int, sweep_epochs: int) -> dict:
     res["ddp_test_accuracy"] = (a["test_accuracy"], b["test_accuracy"])
     # Ray worker
     ref = WORK / "sweep-serial"
-    if not (ref / "results.json").is_file():
+    # the serial sweep of bench_sweep, unless it trained another number of epochs
+    if not (ref / "results.json").is_file() or any(f["epochs"] != sweep_epochs for f in sweep_figures(ref).values()):
         shutil.rmtree(ref, ignore_errors=True)
         measured(snnbench(*sweep_args(ref, sweep_epochs, ["--serial"])))
     d = WORK / "kill-ray"
