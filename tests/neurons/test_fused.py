@@ -402,3 +402,23 @@ def test_dense_order_finds_the_layout_or_declines():
     assert kernels.dense_order(torch.zeros(4, 3).t()) is None  # [T, N] is never permuted
     step = torch.zeros(2, 5, 5, 4).permute(0, 3, 1, 2)  # a channels-last frame, repeated over T
     assert kernels.dense_order(step.expand(3, *step.shape)) == [0, 1, 3, 4, 2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["lif", "alif"])
+def test_gradients_with_a_fixed_decay_match_the_reference(backend, kind):
+    """beta without a gradient (the kernels then skip the initial-state copy they read only
+    for dL/dbeta): dL/dx and dL/dv0 still equal the autograd reference's."""
+    x, v0, beta, ws, wv = _inputs(seed=4)
+    beta = beta.detach()
+    if kind == "lif":
+        ref = ref_lif(x, v0, beta, 0.8, "soft", 0.0, ATan(2.0), False)
+        got = lif_multistep_fused(x, v0, beta, threshold=0.8, surrogate=ATan(2.0), backend=backend)
+    else:
+        rho = torch.full_like(beta, 0.9)
+        ref = ref_alif(x, v0, None, beta, rho, 0.8, 0.2, "soft", 0.0, ATan(2.0), False)
+        got = alif_multistep_fused(x, v0, None, beta, rho, threshold=0.8, theta_plus=0.2,
+                                   surrogate=ATan(2.0), backend=backend)
+    assert 0 < float(ref[0].detach().sum()) < ref[0].numel()
+    for a, b in zip(_grads(got, (x, v0), ws, wv), _grads(ref, (x, v0), ws, wv)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)

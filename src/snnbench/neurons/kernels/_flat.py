@@ -38,6 +38,11 @@ class FlatKernel(ABC):
     """A :class:`snnbench.neurons.kernels.Kernel` over flat buffers (see the module doc); a
     backend implements :meth:`fwd` and :meth:`bwd`."""
 
+    # True when bwd reads the initial states only for the parameters' gradients: without
+    # one, they are passed as empty tensors instead of [N] copies (one buffer per layer
+    # and step less, the size of the layer's neurons)
+    states0_for_params_only = False
+
     @abstractmethod
     def fwd(self, x, states, params, c, save, s):
         """Run the sequence over flat buffers; return the tensors backward needs."""
@@ -59,12 +64,14 @@ class FlatKernel(ABC):
         h = saved[0]
         nshape, dtype = h.shape[1:], h.dtype
         gs = torch.zeros_like(h) if gs is None else gs.to(dtype).contiguous()
-        zeros = torch.zeros(nshape, dtype=dtype, device=h.device)
-        g = [(zeros if gf is None else gf.to(dtype)).expand(nshape).reshape(-1).clone()
-             for gf in gfinal]
-        st0 = [flat(t, nshape, dtype) for t in states0]
-        pr = [flat(p, nshape, dtype) for p in params]
+        g = [torch.zeros(nshape.numel(), dtype=dtype, device=h.device) if gf is None
+             else gf.to(dtype).expand(nshape).reshape(-1).clone() for gf in gfinal]
         n = len(states0)
+        if self.states0_for_params_only and not any(need[n:]):
+            st0 = [h.new_empty(0) for _ in states0]
+        else:
+            st0 = [flat(t, nshape, dtype) for t in states0]
+        pr = [flat(p, nshape, dtype) for p in params]
         gp = [torch.zeros_like(st0[0]) if need[n + i] else None for i in range(len(params))]
         gx = torch.empty_like(h)
         self.bwd(saved, gs, g, st0, pr, c, gp, gx)

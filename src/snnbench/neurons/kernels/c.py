@@ -49,6 +49,8 @@ def _dpre(c, u):
 
 
 class LIF(FlatKernel):
+    states0_for_params_only = True  # v0 is read for dL/dbeta only
+
     def fwd(self, x, states, params, c, save, s):
         """``v`` [N] holds v0 on entry and v_T on exit; fills ``s`` and, with save, ``h``."""
         h = x.new_empty(x.shape) if save else None
@@ -71,6 +73,8 @@ class LIF(FlatKernel):
 
 
 class ALIF(FlatKernel):
+    states0_for_params_only = True  # v0 is read for dL/dbeta only (a_{t-1} is saved)
+
     def fwd(self, x, states, params, c, save, s):
         """``v``, ``a`` [N] hold the initial state on entry and the final one on exit; with
         save fills ``h`` (h_t) and ``at`` (a_{t-1})."""

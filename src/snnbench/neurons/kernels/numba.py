@@ -374,6 +374,8 @@ def _acc(t: torch.Tensor | None, npt) -> np.ndarray:
 
 
 class LIF(FlatKernel):
+    states0_for_params_only = True  # v0 is read for dL/dbeta only
+
     def fwd(self, x, states, params, c, save, s):
         T, npt = x.shape[0], x.numpy().dtype.type
         h = torch.empty_like(x) if save else None
