@@ -9,7 +9,9 @@ ratio is of the search phase's wall time (``search_wall_seconds`` in results.jso
 models' searches run at the same time and share the workers; the final runs, one seed,
 train sequentially either way). The machine
 load (uptime) is printed before and after each run: on a shared machine the ratio means
-little when other jobs hold the cores.
+little when other jobs hold the cores. For each run it also prints where the search window
+went: seconds with no trial, one trial, two trials running, and the trials' own seconds
+(what is left is Ray's start-up of the searches and of their worker processes).
 """
 
 from __future__ import annotations
@@ -22,6 +24,27 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def occupancy(folder: Path) -> dict[str, float]:
+    """Where the search window went: seconds with 0, 1, 2, ... trials running (from each
+    trial's result.json: its last report's timestamp and total time), and the trials' own
+    seconds. Timestamps are whole seconds, so the split is good to about a second."""
+    spans = []
+    for f in folder.glob("tune/*/*/trial_*/result.json"):
+        rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        if rows:
+            spans.append((rows[-1]["timestamp"] - rows[-1]["time_total_s"], rows[-1]["timestamp"]))
+    windows = [json.loads(f.read_text())["search_window"] for f in folder.glob("tune/*/*.json")]
+    start, end = min(w[0] for w in windows), max(w[1] for w in windows)
+    busy: dict[int, float] = {}
+    step, t = 0.05, start
+    while t < end:
+        n = sum(1 for a, b in spans if a <= t < b)
+        busy[n] = busy.get(n, 0.0) + step
+        t += step
+    return {"window_s": end - start, "trial_s": sum(b - a for a, b in spans),
+            **{f"{n}_running_s": v for n, v in sorted(busy.items())}}
 
 
 def main() -> int:
@@ -44,6 +67,8 @@ def main() -> int:
             walls[workers] = sum(results["search_wall_seconds"].values())
             print(f"{workers} worker(s): search {walls[workers]:.0f} s, whole command {total:.0f} s; load after:",
                   os.popen("uptime").read().strip(), flush=True)
+            occ = occupancy(Path(tmp) / f"w{workers}")
+            print("  search window:", ", ".join(f"{k} {v:.1f}" for k, v in occ.items()), flush=True)
     print(f"search, 2 workers / 1 worker: {walls[2] / walls[1]:.2f} (target <= 0.60)")
     return 0
 

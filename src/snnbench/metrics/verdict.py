@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 SNN_BETTER = "SNN better"
 ANN_BETTER = "ANN better"
@@ -82,6 +81,8 @@ def paired_t_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]
     if sd <= 1e-12 * max(1.0, abs(mean)):
         return (0.0, 1.0) if abs(mean) <= 1e-12 else (math.copysign(math.inf, mean), 0.0)
     t = mean / (sd / math.sqrt(d.size))
+    from scipy import stats  # here, not at import: 0.5 s that every tune worker process would pay
+
     p = float(2.0 * stats.t.sf(abs(t), df=d.size - 1))
     return float(t), p
 
