@@ -82,6 +82,23 @@ def _fc_in(cfg: tuple) -> int:
     return chans[-1] * side * side
 
 
+def _layers(cfg: tuple, norm: str, conv, batch_norm, pool, activation) -> list[nn.Module]:
+    """3x3 conv -> [batch norm] -> activation per channel entry of ``cfg``, a 2x2 pool per
+    ``"M"``, from the given layer classes (a peer's, or plain torch's)."""
+    mods: list[nn.Module] = []
+    c = 3
+    for out in cfg:
+        if out == "M":
+            mods.append(pool(2))
+            continue
+        mods.append(conv(c, out, 3, padding=1, bias=norm == "none"))
+        if norm != "none":
+            mods.append(batch_norm(out))
+        mods.append(activation())
+        c = out
+    return mods
+
+
 class JellyConvNet(nn.Module):
     """SpikingJelly multi-step: the same layers (``cfg``: channels and ``"M"`` 2x2 max
     pools; the conv stack or VGG-11), ``LIFNode(tau=10, decay_input=False, v_reset=None)``
@@ -92,18 +109,9 @@ class JellyConvNet(nn.Module):
         super().__init__()
         from spikingjelly.activation_based import functional, layer, neuron, surrogate
 
-        mods: list[nn.Module] = []
-        c = 3
-        for out in cfg:
-            if out == "M":
-                mods.append(layer.MaxPool2d(2))
-                continue
-            mods.append(layer.Conv2d(c, out, 3, padding=1, bias=norm == "none"))
-            if norm != "none":
-                mods.append(layer.BatchNorm2d(out))
-            mods.append(neuron.LIFNode(tau=10.0, decay_input=False, v_reset=None,
-                                       surrogate_function=surrogate.ATan()))
-            c = out
+        mods = _layers(cfg, norm, layer.Conv2d, layer.BatchNorm2d, layer.MaxPool2d,
+                       lambda: neuron.LIFNode(tau=10.0, decay_input=False, v_reset=None,
+                                              surrogate_function=surrogate.ATan()))
         mods += [layer.Flatten(), layer.Linear(_fc_in(cfg), CLASSES)]
         self.net = nn.Sequential(*mods)
         functional.set_step_mode(self.net, "m")
@@ -157,16 +165,7 @@ class ChannelsFirstBound(nn.Module):
 
     def __init__(self, norm: str, cfg: tuple = CONV) -> None:
         super().__init__()
-        mods: list[nn.Module] = []
-        c = 3
-        for out in cfg:
-            if out == "M":
-                mods.append(nn.MaxPool2d(2))
-                continue
-            mods += [nn.Conv2d(c, out, 3, padding=1, bias=norm == "none"),
-                     *([nn.BatchNorm2d(out)] if norm != "none" else []), nn.ReLU()]
-            c = out
-        self.body = nn.Sequential(*mods)
+        self.body = nn.Sequential(*_layers(cfg, norm, nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.ReLU))
         self.fc = nn.Linear(_fc_in(cfg), CLASSES)
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
