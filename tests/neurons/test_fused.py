@@ -422,3 +422,20 @@ def test_gradients_with_a_fixed_decay_match_the_reference(backend, kind):
     assert 0 < float(ref[0].detach().sum()) < ref[0].numel()
     for a, b in zip(_grads(got, (x, v0), ws, wv), _grads(ref, (x, v0), ws, wv)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", [(), (1, 1), "expanded"])
+def test_one_beta_for_the_layer_matches_the_reference(backend, shape):
+    """A single decay for every neuron (a float tensor, a [1, 1], or one expanded to the
+    neurons' shape: the C kernels take it as one value instead of an [N] copy): values and
+    gradients, dL/dbeta included, equal the autograd reference's."""
+    x, v0, _, ws, wv = _inputs(seed=5)
+    b = torch.tensor(0.83, dtype=torch.float64).reshape(() if shape == "expanded" else shape).requires_grad_()
+    beta = b.expand(v0.shape) if shape == "expanded" else b
+    ref = ref_lif(x, v0, beta, 0.8, "hard", 0.1, ATan(2.0), False)
+    got = lif_multistep_fused(x, v0, beta, threshold=0.8, reset="hard", v_reset=0.1, surrogate=ATan(2.0),
+                              backend=backend)
+    torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+    for a, c in zip(_grads(got, (x, v0, b), ws, wv), _grads(ref, (x, v0, b), ws, wv)):
+        torch.testing.assert_close(a, c, rtol=1e-10, atol=1e-10)

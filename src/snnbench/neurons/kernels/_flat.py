@@ -42,6 +42,15 @@ class FlatKernel(ABC):
     # one, they are passed as empty tensors instead of [N] copies (one buffer per layer
     # and step less, the size of the layer's neurons)
     states0_for_params_only = False
+    # True when fwd and bwd take a parameter that is one value for every neuron as a
+    # 1-element tensor (instead of an [N] copy: one buffer less, and no [N] array to read
+    # at every step)
+    scalar_params = False
+
+    def _param(self, p: torch.Tensor, nshape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+        if self.scalar_params and p.numel() > 0 and (p.numel() == 1 or not any(p.stride())):
+            return p.detach().as_strided((1,), (1,)).to(dtype).contiguous()
+        return flat(p, nshape, dtype)
 
     @abstractmethod
     def fwd(self, x, states, params, c, save, s):
@@ -55,7 +64,7 @@ class FlatKernel(ABC):
     def forward(self, x, states0, params, c, save):
         nshape, dtype = x.shape[1:], x.dtype
         st = [flat(t, nshape, dtype, copy=True) for t in states0]
-        pr = [flat(p, nshape, dtype) for p in params]
+        pr = [self._param(p, nshape, dtype) for p in params]
         s = torch.empty_like(x)
         saved = self.fwd(x, st, pr, c, save, s)
         return s, tuple(v.view(nshape) for v in st), saved
@@ -71,8 +80,9 @@ class FlatKernel(ABC):
             st0 = [h.new_empty(0) for _ in states0]
         else:
             st0 = [flat(t, nshape, dtype) for t in states0]
-        pr = [flat(p, nshape, dtype) for p in params]
-        gp = [torch.zeros_like(st0[0]) if need[n + i] else None for i in range(len(params))]
+        pr = [self._param(p, nshape, dtype) for p in params]
+        gp = [torch.zeros(nshape.numel(), dtype=dtype, device=h.device) if need[n + i] else None
+              for i in range(len(params))]
         gx = torch.empty_like(h)
         self.bwd(saved, gs, g, st0, pr, c, gp, gx)
         grads = [reduce_to(g[i].view(nshape), states0[i]) if need[i] else None for i in range(n)]

@@ -1,7 +1,8 @@
 /*
  * Body of the LIF kernels for one floating type, included by _lif_kernels.c with REAL
  * (float or double) and SUF (f32 or f64) defined. Arrays [T, N] are row-major (time
- * first, N = all neurons of all samples); v, beta, gv, v0, gbeta are [N].
+ * first, N = all neurons of all samples); v, gv, v0, gbeta are [N], beta [N] or, with
+ * beta_scalar (the LIF kernels), one value for every neuron.
  */
 #define SNN_CAT2(a, b) a##_##b
 #define SNN_CAT(a, b) SNN_CAT2(a, b)
@@ -11,17 +12,19 @@ typedef struct {
     const REAL *x;
     REAL *v;
     const REAL *beta;
+    int beta_scalar;
     REAL thr, vr;
     int mode, save;
     REAL *s, *h;
     int64_t T, N;
 } NAME(fwd_args);
 
-/* One forward step per reset mode; STORE saves h_t (or nothing). */
-#define SNN_FWD_STEP(STORE)                                                          \
+/* One forward step per reset mode; STORE saves h_t (or nothing), BETA is the decay of
+ * neuron j (bb[j], or one value b0 for the whole layer: no [N] array to read). */
+#define SNN_FWD_STEP(STORE, BETA)                                                    \
     if (a->mode == 0) {                                                              \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
-            REAL hh = bb[j] * vb[j] + xt[j];                                         \
+            REAL hh = (BETA) * vb[j] + xt[j];                                        \
             REAL sp = hh >= thr ? one : zero;                                        \
             STORE                                                                    \
             st[j] = sp;                                                              \
@@ -29,7 +32,7 @@ typedef struct {
         }                                                                            \
     } else if (a->mode == 1) {                                                       \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
-            REAL hh = bb[j] * vb[j] + xt[j];                                         \
+            REAL hh = (BETA) * vb[j] + xt[j];                                        \
             int fire = hh >= thr;                                                    \
             STORE                                                                    \
             st[j] = fire ? one : zero;                                               \
@@ -37,7 +40,7 @@ typedef struct {
         }                                                                            \
     } else {                                                                         \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
-            REAL hh = bb[j] * vb[j] + xt[j];                                         \
+            REAL hh = (BETA) * vb[j] + xt[j];                                        \
             STORE                                                                    \
             st[j] = hh >= thr ? one : zero;                                          \
             vb[j] = hh;                                                              \
@@ -50,23 +53,31 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
     const NAME(fwd_args) *a = (const NAME(fwd_args) *)p;
     const int64_t n = hi - lo, N = a->N;
     REAL *restrict vb = a->v + lo;
-    const REAL *restrict bb = a->beta + lo;
+    const REAL *restrict bb = a->beta + (a->beta_scalar ? 0 : lo);
+    const REAL b0 = a->beta[0];
     const REAL thr = a->thr, vr = a->vr, zero = 0, one = 1;
     for (int64_t t = 0; t < a->T; t++) {
         const REAL *restrict xt = a->x + t * N + lo;
         REAL *restrict st = a->s + t * N + lo;
         if (a->save) {
             REAL *restrict ht = a->h + t * N + lo;
-            SNN_FWD_STEP(ht[j] = hh;)
+            if (a->beta_scalar) {
+                SNN_FWD_STEP(ht[j] = hh;, b0)
+            } else {
+                SNN_FWD_STEP(ht[j] = hh;, bb[j])
+            }
+        } else if (a->beta_scalar) {
+            SNN_FWD_STEP(, b0)
         } else {
-            SNN_FWD_STEP()
+            SNN_FWD_STEP(, bb[j])
         }
     }
 }
 
-void NAME(snn_lif_fwd)(const REAL *x, REAL *v, const REAL *beta, REAL thr, REAL vr, int mode,
-                       int save, REAL *s, REAL *h, int64_t T, int64_t N, int nthreads) {
-    NAME(fwd_args) a = {x, v, beta, thr, vr, mode, save, s, h, T, N};
+void NAME(snn_lif_fwd)(const REAL *x, REAL *v, const REAL *beta, int beta_scalar, REAL thr,
+                       REAL vr, int mode, int save, REAL *s, REAL *h, int64_t T, int64_t N,
+                       int nthreads) {
+    NAME(fwd_args) a = {x, v, beta, beta_scalar, thr, vr, mode, save, s, h, T, N};
     parallel_slices(NAME(fwd_slice), &a, N, nthreads);
 }
 
@@ -74,6 +85,7 @@ typedef struct {
     const REAL *h, *gs;
     REAL *gv;
     const REAL *v0, *beta;
+    int beta_scalar;
     REAL thr, vr;
     int mode, detach, kind;
     REAL alpha, c0, c1;
@@ -130,7 +142,8 @@ SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
     const REAL thr = a->thr, vr = a->vr, alpha = a->alpha, c0 = a->c0, c1 = a->c1;
     const REAL zero = 0, one = 1;
     REAL *restrict gvb = a->gv + lo;
-    const REAL *restrict bb = a->beta + lo;
+    const REAL *restrict bb = a->beta + (a->beta_scalar ? 0 : lo);
+    const REAL b0 = a->beta[0];
     for (int64_t t = a->T - 1; t >= 0; t--) {
         const REAL *restrict ht = a->h + t * N + lo;
         const REAL *restrict gst = a->gs + t * N + lo;
@@ -165,16 +178,20 @@ SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
                 }
             }
         }
-        SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = bb[j] * gxt[j];
+        if (a->beta_scalar) {
+            SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = b0 * gxt[j];
+        } else {
+            SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = bb[j] * gxt[j];
+        }
     }
 }
 
 void NAME(snn_lif_bwd)(const REAL *h, const REAL *gs, REAL *gv, const REAL *v0, const REAL *beta,
-                       REAL thr, REAL vr, int mode, int detach, int kind, REAL alpha, REAL c0,
-                       REAL c1, const REAL *dpre, int need_beta, REAL *gx, REAL *gbeta, int64_t T,
-                       int64_t N, int nthreads) {
-    NAME(bwd_args) a = {h, gs, gv, v0, beta, thr, vr, mode, detach, kind, alpha, c0, c1,
-                        dpre, need_beta, gx, gbeta, T, N};
+                       int beta_scalar, REAL thr, REAL vr, int mode, int detach, int kind,
+                       REAL alpha, REAL c0, REAL c1, const REAL *dpre, int need_beta, REAL *gx,
+                       REAL *gbeta, int64_t T, int64_t N, int nthreads) {
+    NAME(bwd_args) a = {h, gs, gv, v0, beta, beta_scalar, thr, vr, mode, detach, kind, alpha,
+                        c0, c1, dpre, need_beta, gx, gbeta, T, N};
     parallel_slices(NAME(bwd_slice), &a, N, nthreads);
 }
 

@@ -24,9 +24,9 @@ __all__ = ["available"]
 @functools.lru_cache(maxsize=1)
 def _lib() -> ctypes.CDLL | None:
     return load_library(Path(__file__).resolve().parent, "_lif_kernels", lambda r: {
-        "snn_lif_fwd": ([P, P, P, r, r, I32, I32, P, P, I64, I64, I32], None),
-        "snn_lif_bwd": ([P, P, P, P, P, r, r, I32, I32, I32, r, r, r, P, I32, P, P, I64, I64,
-                         I32], None),
+        "snn_lif_fwd": ([P, P, P, I32, r, r, I32, I32, P, P, I64, I64, I32], None),
+        "snn_lif_bwd": ([P, P, P, P, P, I32, r, r, I32, I32, I32, r, r, r, P, I32, P, P, I64,
+                         I64, I32], None),
         "snn_alif_fwd": ([P, P, P, P, P, r, r, r, I32, I32, P, P, P, I64, I64, I32], None),
         "snn_alif_bwd": ([P, P, P, P, P, P, P, P, r, r, r, I32, I32, I32, r, r, r, P, I32, I32,
                           P, P, P, I64, I64, I32], None),
@@ -50,14 +50,15 @@ def _dpre(c, u):
 
 class LIF(FlatKernel):
     states0_for_params_only = True  # v0 is read for dL/dbeta only
+    scalar_params = True  # one beta for the whole layer is passed as one value
 
     def fwd(self, x, states, params, c, save, s):
         """``v`` [N] holds v0 on entry and v_T on exit; fills ``s`` and, with save, ``h``."""
         h = x.new_empty(x.shape) if save else None
         T, N = x.shape[0], states[0].numel()
-        _fn("snn_lif_fwd", x)(x.data_ptr(), states[0].data_ptr(), params[0].data_ptr(), c.thr,
-                              c.vr, c.mode, int(save), s.data_ptr(), data_ptr(h), T, N,
-                              num_threads(T * N))
+        _fn("snn_lif_fwd", x)(x.data_ptr(), states[0].data_ptr(), params[0].data_ptr(),
+                              int(params[0].numel() == 1), c.thr, c.vr, c.mode, int(save),
+                              s.data_ptr(), data_ptr(h), T, N, num_threads(T * N))
         return (h,)
 
     def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
@@ -67,7 +68,8 @@ class LIF(FlatKernel):
         gb = gparams[0]
         dpre = _dpre(c, lambda: h - c.thr)  # held in a name: ctypes gets only its address
         _fn("snn_lif_bwd", h)(h.data_ptr(), gs.data_ptr(), g[0].data_ptr(), states0[0].data_ptr(),
-                              params[0].data_ptr(), c.thr, c.vr, c.mode, int(c.detach), kind,
+                              params[0].data_ptr(), int(params[0].numel() == 1), c.thr, c.vr,
+                              c.mode, int(c.detach), kind,
                               alpha, c0, c1, data_ptr(dpre), int(gb is not None),
                               gx.data_ptr(), data_ptr(gb), T, N, num_threads(T * N))
 
