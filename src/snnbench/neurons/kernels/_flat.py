@@ -6,7 +6,10 @@ A backend subclasses :class:`FlatKernel` and writes two methods over flat buffer
 final one on exit; returns the tensors backward needs, first one ``[T, ...]``) and
 ``bwd(saved, gs, g, states0, params, c, gparams, gx)`` (``g`` hold the final-state
 gradients on entry and the initial-state ones on exit; ``gparams`` are zeroed
-accumulators, ``None`` where no gradient is wanted).
+accumulators, ``None`` where no gradient is wanted). A kernel that sets ``scalar_params``
+gets a parameter that is one value for every neuron as a 1-element tensor, and one that
+sets ``states0_for_params_only`` gets empty initial states in bwd when no parameter
+gradient is wanted.
 """
 
 from __future__ import annotations
