@@ -21,9 +21,12 @@ from ._flat import FlatKernel
 __all__ = ["available"]
 
 
+ABI = 2  # snn_lif_kernels_abi() of the library the signatures below describe
+
+
 @functools.lru_cache(maxsize=1)
 def _lib() -> ctypes.CDLL | None:
-    return load_library(Path(__file__).resolve().parent, "_lif_kernels", lambda r: {
+    lib = load_library(Path(__file__).resolve().parent, "_lif_kernels", lambda r: {
         "snn_lif_fwd": ([P, P, P, I32, r, r, I32, I32, P, P, I64, I64, I32], None),
         "snn_lif_bwd": ([P, P, P, P, P, I32, r, r, I32, I32, I32, r, r, r, P, I32, P, P, I64,
                          I64, I32], None),
@@ -31,6 +34,10 @@ def _lib() -> ctypes.CDLL | None:
         "snn_alif_bwd": ([P, P, P, P, P, P, P, P, r, r, r, I32, I32, I32, r, r, r, P, I32, I32,
                           P, P, P, I64, I64, I32], None),
     })
+    if lib is None or not hasattr(lib, "snn_lif_kernels_abi"):
+        return None  # not built, or built from an older source (rebuild: pip install -e .)
+    lib.snn_lif_kernels_abi.argtypes, lib.snn_lif_kernels_abi.restype = [], ctypes.c_int
+    return lib if lib.snn_lif_kernels_abi() == ABI else None
 
 
 def available() -> bool:
