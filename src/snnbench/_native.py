@@ -95,3 +95,26 @@ def dtype_suffix(dtype: torch.dtype) -> str:
 def data_ptr(t: torch.Tensor | None) -> int | None:
     """Address of a tensor's data for ctypes (None -> NULL)."""
     return None if t is None else t.data_ptr()
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's allocator serve large blocks from the heap and keep freed memory for
+    reuse (``mallopt``: ``M_MMAP_MAX`` 0, ``M_TRIM_THRESHOLD`` and ``M_TOP_PAD`` 1 GiB).
+
+    By default every buffer above 32 MiB is a fresh ``mmap`` that the kernel zeroes page by
+    page on first touch and that ``free`` returns at once, so a training step pays for new
+    pages for each of its large activations and gradients, every step: about a fifth of a
+    CIFAR-shaped conv SNN step at T=8 on this CPU (``benchmarks/conv_speed.py``). With this,
+    the memory of one step is reused by the next; the peak is unchanged, but the process
+    keeps it until it exits. Process-wide, so only the ``snnbench`` command (and benchmarks)
+    call it, never an import. Returns False where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4  # <malloc.h>
+    one_gib = 1 << 30
+    return all(mallopt(k, v) == 1 for k, v in ((m_mmap_max, 0), (m_trim_threshold, one_gib),
+                                               (m_top_pad, one_gib)))

@@ -242,6 +242,10 @@ def _debug_after_every_subcommand(parser: argparse.ArgumentParser) -> argparse.A
 def main(argv: list[str] | None = None) -> int:
     args = _debug_after_every_subcommand(build_parser()).parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # --nproc starts the same command N times
+    if argv is None:  # the snnbench command's own process (not a caller's): reuse freed memory
+        from ._native import keep_freed_memory
+
+        keep_freed_memory()
     try:
         return args.func(args)
     except KeyboardInterrupt:
