@@ -234,14 +234,14 @@ def memory_child(row: str, impl: str, steps: int) -> None:
     print(json.dumps({"base": base, "peak": _hwm_mib(), "delta": _hwm_mib() - base}))
 
 
-def measure_memory(row: str, impls: list[str], steps: int, repeats: int, default_malloc: bool) -> dict[str, float]:
+def measure_memory(row: str, impls: list[str], steps: int, repeats: int, keep_freed: bool) -> dict[str, float]:
     """Per implementation the median over ``repeats`` fresh processes of the peak above base (MiB)."""
     out: dict[str, float] = {}
     for impl in impls:
         vals = []
         for _ in range(repeats):
             cmd = [sys.executable, __file__, "--memory-child", row, impl, str(steps)] + \
-                (["--default-malloc"] if default_malloc else [])
+                (["--keep-freed-memory"] if keep_freed else [])
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
             try:
                 vals.append(json.loads(r.stdout.strip().splitlines()[-1])["delta"])
@@ -292,21 +292,22 @@ def main() -> None:
     ap.add_argument("--out", help="default: docs/performance_conv.md (docs/performance_conv_layout.md "
                                   "with --peers-channels-last)")
     ap.add_argument("--no-write", action="store_true", help="print only")
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc's allocator at its defaults (fresh zeroed pages for every large buffer)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="glibc keeps freed memory for reuse in every process (faster, higher peak memory; "
+                         "writes docs/performance_conv_malloc.md)")
     ap.add_argument("--peers-channels-last", action="store_true",
                     help="run the peers channels-last too (how much of the difference is the layout alone)")
     ap.add_argument("--memory-child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         row, impl, steps = args.memory_child
-        if not args.default_malloc:
+        if args.keep_freed_memory:
             keep_freed_memory()
         memory_child(row, impl, int(steps))
         return
-    # as the snnbench command does, for every model of the process alike (see the doc)
-    malloc = "glibc keeps freed memory (snnbench._native.keep_freed_memory, what the snnbench command sets)" \
-        if not args.default_malloc and keep_freed_memory() else "the C library's default allocator settings"
+    # for every model of the process alike, as SNNBENCH_KEEP_FREED_MEMORY=1 does for the command
+    malloc = "glibc keeping freed memory (snnbench._native.keep_freed_memory)" \
+        if args.keep_freed_memory and keep_freed_memory() else "the C library's default allocator settings"
     torch.manual_seed(0)
     load0 = os.getloadavg()
     head = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -324,6 +325,7 @@ def main() -> None:
         args.no_memory = True
         names = {p: f"{n} (channels-last)" for p, n in names.items()}
     out = Path(args.out or ROOT / "docs" / ("performance_conv_layout.md" if args.peers_channels_last
+                                            else "performance_conv_malloc.md" if args.keep_freed_memory
                                             else "performance_conv.md"))
     lines = ["| model | T | snnbench ms | bound ms | snnbench / bound | snnbench / channels-first bound |"
              + "".join(f" {names[p]} / bound |" for p in peers)
@@ -347,7 +349,7 @@ def main() -> None:
                      "|---|---|---|---|" + "---|" * (2 * len(peers))]
         print(*mem_lines, sep="\n")
         for name in args.models:
-            m = measure_memory(name, impls, args.mem_steps, args.mem_repeats, args.default_malloc)
+            m = measure_memory(name, impls, args.mem_steps, args.mem_repeats, args.keep_freed_memory)
             mem_lines.append(
                 f"| {name} | {args.mem_steps} | {m['snn']:.0f} | {m['bound']:.0f} |"
                 + "".join(f" {m[p]:.0f} |" for p in peers)

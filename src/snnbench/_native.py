@@ -104,9 +104,10 @@ def keep_freed_memory() -> bool:
     By default every buffer above 32 MiB is a fresh ``mmap`` that the kernel zeroes page by
     page on first touch and that ``free`` returns at once, so a training step pays for new
     pages for each of its large activations and gradients, every step: about a fifth of a
-    CIFAR-shaped conv SNN step at T=8 on this CPU (``benchmarks/conv_speed.py``). With this,
-    the memory of one step is reused by the next; the peak is unchanged, but the process
-    keeps it until it exits. Process-wide, so only the ``snnbench`` command (and benchmarks)
+    CIFAR-shaped conv SNN step at T=8 on this CPU (``benchmarks/conv_speed.py
+    --keep-freed-memory``). With this, the memory of one step is reused by the next, at the
+    price of a higher peak (the heap fragments: 1.2-1.4x on those nets). Process-wide, so
+    only the ``snnbench`` command with ``SNNBENCH_KEEP_FREED_MEMORY=1`` (and benchmarks)
     call it, never an import. Returns False where the C library is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")

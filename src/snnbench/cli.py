@@ -11,6 +11,7 @@ Every error ends in a one-line message and exit code 2 (``--debug`` shows the tr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -242,7 +243,8 @@ def _debug_after_every_subcommand(parser: argparse.ArgumentParser) -> argparse.A
 def main(argv: list[str] | None = None) -> int:
     args = _debug_after_every_subcommand(build_parser()).parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # --nproc starts the same command N times
-    if argv is None:  # the snnbench command's own process (not a caller's): reuse freed memory
+    if argv is None and os.environ.get("SNNBENCH_KEEP_FREED_MEMORY") == "1":
+        # the command's own process only (not a caller's): faster steps, higher peak memory
         from ._native import keep_freed_memory
 
         keep_freed_memory()
