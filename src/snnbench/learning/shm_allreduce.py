@@ -125,11 +125,9 @@ class SharedMemoryReducer:
             return
         target = self.calls + 1
         self.passes[self.rank] = target  # after this process's slots (see the module doc)
-        deadline = None
+        deadline = time.monotonic() + BARRIER_TIMEOUT_S
         while min(self.passes.tolist()) < target:
-            if deadline is None:
-                deadline = time.monotonic() + BARRIER_TIMEOUT_S
-            elif time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise RuntimeError(f"rank {self.rank}: the other processes did not reach gradient exchange "
                                    f"{target} within {BARRIER_TIMEOUT_S:.0f} s; one of them stopped or hangs")
             _yield()  # a core for a process that has not arrived yet
