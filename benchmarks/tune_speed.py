@@ -5,13 +5,13 @@
 
 Targets (issue #22): the search finishes in under 15 minutes on 2 cores with a local Ray
 instance, and the 2-worker run takes at most 0.6x the wall time of the 1-worker run. The
-ratio is of the search phase's wall time (``search_wall_seconds`` in results.json: the
-models' searches run at the same time and share the workers; the final runs, one seed,
-train sequentially either way). The machine
+ratio is of the search phase's wall time (``search_wall_seconds`` in results.json: one Ray
+Tune search runs the trials of both models on the workers; the final runs, one seed, train
+sequentially either way). The machine
 load (uptime) is printed before and after each run: on a shared machine the ratio means
 little when other jobs hold the cores. For each run it also prints where the search window
 went: seconds with no trial, one trial, two trials running, and the trials' own seconds
-(what is left is Ray's start-up of the searches and of their worker processes).
+(what is left is Ray's start-up of the search and of its worker processes).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def occupancy(folder: Path) -> dict[str, float]:
     trial's result.json: its last report's timestamp and total time), and the trials' own
     seconds. Timestamps are whole seconds, so the split is good to about a second."""
     spans = []
-    for f in folder.glob("tune/*/*/trial_*/result.json"):
+    for f in folder.glob("tune/*/search/*/result.json"):
         rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
         if rows:
             spans.append((rows[-1]["timestamp"] - rows[-1]["time_total_s"], rows[-1]["timestamp"]))

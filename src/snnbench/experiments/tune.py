@@ -1,20 +1,23 @@
 """``snnbench tune``: the same hyper-parameter search budget for every model, choices made on
 validation data only, then the chosen settings trained with several seeds and tested once.
 
-For each model of each experiment a Ray Tune search (``ray.tune.Tuner``) samples its space
-(:mod:`snnbench.experiments.search_space`) with Optuna's TPE sampler (``OptunaSearch``) and
-stops weak trials with one rule (ASHA or the median-stopping rule). Every model of a suite
-gets the same :class:`~snnbench.experiments.tune_config.TuneSettings`: trials, epochs per
-trial, scheduler and grace period. A trial receives a :class:`TrialData` that holds the
-training split only (one stratified validation split carved from it, or ``cv_folds`` folds
-of it): the test split never leaves the driver process, so no trial can look at it. The
-chosen settings of each model are then trained with the suite's seeds into an ordinary run
-folder (``RUN/final``) and evaluated on test, once.
+For each experiment one Ray Tune search (``ray.tune.Tuner``) runs the trials of all its
+models; behind it every model has its own Optuna TPE sampler (``OptunaSearch``) over its own
+space (:mod:`snnbench.experiments.search_space`) and its own stopping rule (ASHA or the
+median-stopping rule), and gets exactly the suite's number of trials
+(:mod:`snnbench.experiments.tune_dispatch`). Every model of a suite gets the same
+:class:`~snnbench.experiments.tune_config.TuneSettings`: trials, epochs per trial, scheduler
+and grace period. A trial receives a :class:`TrialData` that holds the training split only
+(one stratified validation split carved from it, or ``cv_folds`` folds of it): the test
+split never leaves the driver process, so no trial can look at it. The chosen settings of
+each model are then trained with the suite's seeds into an ordinary run folder
+(``RUN/final``) and evaluated on test, once.
 
 Layout of a tune folder::
 
     RUN/config.yaml                         the suite with its tune block
-    RUN/tune/<experiment>/<model>/          Ray Tune's experiment (restored by --resume)
+    RUN/tune/<experiment>/search/           Ray Tune's experiment (restored by --resume);
+                                            one folder per trial, named <model>_<trial id>
     RUN/tune/<experiment>/<model>.json      budget, space, every trial (params, validation
                                             curve, status) and the chosen settings
     RUN/final/                              run folder of the chosen settings (all seeds)
@@ -23,7 +26,7 @@ Layout of a tune folder::
 
 The same command runs on a Ray cluster with ``--address``; on one machine it starts a local
 Ray instance with ``workers`` CPUs (one trial per CPU, one torch thread per trial). The
-searches of an experiment's models run at the same time and share those CPUs.
+trial actors start once per experiment and train every model's trials in turn.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._signature import takes_options_of
 from ..data import load_dataset
 from ..data.splits import ArraySplit, DatasetInfo
 from ..learning.trainer import build_optimizer, build_scheduler, evaluate, train_one_epoch
@@ -140,11 +142,14 @@ def run_trial(
                 "model": model})
 
 
-def _trainable(config: dict[str, Any], *, experiment, model, data, epochs, seed, threads) -> None:
+def _trainable(config: dict[str, Any], *, experiment, data, epochs, seed, threads) -> None:
     from ray import tune
 
+    from .tune_dispatch import MODEL_KEY
+
     torch.set_num_threads(threads)
-    run_trial(config, experiment=experiment, model=model, data=data, epochs=epochs, seed=seed,
+    params = {k: v for k, v in config.items() if k != MODEL_KEY}
+    run_trial(params, experiment=experiment, model=config[MODEL_KEY], data=data, epochs=epochs, seed=seed,
               report=tune.report)
 
 
@@ -193,76 +198,97 @@ def budget_of(settings: TuneSettings, exp: ExperimentConfig) -> dict[str, Any]:
             "sampler": "optuna TPE", "startup_trials": settings.startup_trials(), "seed": settings.seed}
 
 
-def _trials_of(grid, exp: ExperimentConfig, m: ModelConfig) -> list[dict[str, Any]]:
-    """Each trial of a finished ``tuner.fit()``: its parameters and validation curve. Raises
-    when a trial trained another model than ``m`` (a trainable name two searches shared)."""
+def _trials_of(grid, model: str) -> list[dict[str, Any]]:
+    """The trials of ``model`` in a finished ``tuner.fit()``: parameters and validation curve."""
+    from .tune_dispatch import MODEL_KEY
+
     trials = []
     for res in grid:
+        if res.config.get(MODEL_KEY) != model:
+            continue
         df = res.metrics_dataframe
         curve = [] if df is None else [
             {"epoch": int(r["epoch"]), METRIC: float(r[METRIC]), "val_loss": float(r["val_loss"])}
             for _, r in df.iterrows() if METRIC in r and r[METRIC] == r[METRIC]]
-        trials.append({"trial_id": (res.metrics or {}).get("trial_id"), "params": _plain(res.config),
+        reported = (res.metrics or {}).get("model", model)
+        if reported != model:  # a guard: the trial trained the model its config names
+            raise RuntimeError(f"trial {(res.metrics or {}).get('trial_id')} of {model!r} trained {reported!r}; "
+                               "report it")
+        trials.append({"trial_id": (res.metrics or {}).get("trial_id"),
+                       "params": _plain({k: v for k, v in res.config.items() if k != MODEL_KEY}),
                        "curve": curve, "epochs_run": len(curve),
                        "final_val_accuracy": curve[-1][METRIC] if curve else None,
                        "error": None if res.error is None else str(res.error).splitlines()[0]})
-    trained = {(res.metrics or {}).get("model") for res in grid} - {None}
-    if trained - {m.name}:  # a guard: what the trials trained is the model searched
-        raise RuntimeError(f"{exp.name}/{m.name}: the search's trials trained {sorted(trained)}; "
-                           f"report it (a trainable name shared by two searches)")
     return trials
 
 
-def search_model(
+def _tuner(exp: ExperimentConfig, settings: TuneSettings, data: TrialData, folder: Path, workers: int):
+    """A new ``Tuner`` for every model of ``exp``, or the one saved in ``folder``."""
+    import optuna
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    from .tune_dispatch import PerModelScheduler, PerModelSearcher, trial_dirname
+
+    epochs = budget_of(settings, exp)["epochs_per_trial"]
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, experiment=exp.model_dump(mode="json"), data=data, epochs=epochs,
+                             seed=settings.seed, threads=1),
+        {"cpu": 1},
+    )
+    # Ray registers a trainable under its name, once per cluster
+    trainable.__name__ = f"trial_{exp.name}"
+    if tune.Tuner.can_restore(str(folder.resolve())):
+        log.info("%s: continuing the search in %s", exp.name, folder)
+        return tune.Tuner.restore(str(folder.resolve()), trainable, resume_unfinished=True, resume_errored=True)
+    searchers, verbosity = {}, optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study created
+    try:
+        for m in exp.models:
+            space = model_space(exp, m, tuple(data.info.input_shape), settings.spaces.get(m.name))
+            searchers[m.name] = OptunaSearch(
+                space=OptunaSearch.convert_search_space(to_ray(space)), metric=METRIC, mode="max",
+                sampler=optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=settings.startup_trials()))
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=METRIC, mode="max", num_samples=settings.trials * len(exp.models),
+            search_alg=ConcurrencyLimiter(PerModelSearcher(searchers, settings.trials, metric=METRIC, mode="max"),
+                                          max_concurrent=max(1, workers)),
+            scheduler=PerModelScheduler({m.name: _scheduler(settings, epochs) for m in exp.models}),
+            reuse_actors=True,  # a worker imports torch once, not once per trial
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(name=folder.name, storage_path=str(folder.parent.resolve()), verbose=0,
+                                  callbacks=[_interrupt_callback()]),
+    )
+
+
+def search_experiment(
     exp: ExperimentConfig,
-    m: ModelConfig,
     settings: TuneSettings,
     data: TrialData,
     folder: Path,
     *,
     workers: int = 1,
     stop_after_trials: int | None = None,
-) -> dict[str, Any] | None:
-    """Run (or continue) the search of one model; write and return its record
-    (``None`` when ``stop_after_trials`` interrupted it)."""
-    import optuna
-    from ray import tune
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
+) -> list[dict[str, Any]] | None:
+    """Run (or continue) the search of every model of ``exp``; write and return their records
+    in model order (``None`` when ``stop_after_trials`` interrupted the search).
 
-    record_path = folder.with_suffix(".json")
-    if record_path.is_file():
-        return json.loads(record_path.read_text())
+    One Ray Tune search (``folder / "search"``) runs the trials of all models on the same
+    ``workers`` actors, which start once; each model gets ``settings.trials`` trials from its
+    own Optuna TPE sampler and its own stopping rule (:mod:`.tune_dispatch`), so the budget and
+    the choices stay per model."""
+    paths = [folder / f"{m.name}.json" for m in exp.models]
+    if all(p.is_file() for p in paths):
+        return [json.loads(p.read_text()) for p in paths]
     budget = budget_of(settings, exp)
     epochs = budget["epochs_per_trial"]
-    space = model_space(exp, m, tuple(data.info.input_shape), settings.spaces.get(m.name))
-    trainable = tune.with_resources(
-        tune.with_parameters(_trainable, experiment=exp.model_dump(mode="json"), model=m.name, data=data,
-                             epochs=epochs, seed=settings.seed, threads=1),
-        {"cpu": 1},
-    )
-    # Ray registers a trainable under its name, once per cluster: searches running at the same
-    # time must not share one, or one model's trials would train the other model
-    trainable.__name__ = f"trial_{exp.name}_{m.name}"
-    storage = str(folder.parent.resolve())
-    if tune.Tuner.can_restore(str(folder.resolve())):
-        log.info("%s/%s: continuing the search in %s", exp.name, m.name, folder)
-        tuner = tune.Tuner.restore(str(folder.resolve()), trainable, resume_unfinished=True, resume_errored=True)
-    else:
-        searcher = OptunaSearch(metric=METRIC, mode="max", sampler=optuna.samplers.TPESampler(
-            seed=settings.seed, n_startup_trials=budget["startup_trials"]))
-        tuner = tune.Tuner(
-            trainable,
-            param_space=to_ray(space),
-            tune_config=tune.TuneConfig(
-                metric=METRIC, mode="max", num_samples=settings.trials,
-                search_alg=ConcurrencyLimiter(searcher, max_concurrent=max(1, workers)),
-                scheduler=_scheduler(settings, epochs),
-                reuse_actors=True,  # a worker imports torch once, not once per trial
-            ),
-            run_config=tune.RunConfig(name=folder.name, storage_path=storage, verbose=0,
-                                      callbacks=[_interrupt_callback()]),
-        )
+    tuner = _tuner(exp, settings, data, folder / "search", workers)
     start, started_at = time.perf_counter(), time.time()
     _INTERRUPT_AFTER["trials"] = stop_after_trials
     try:
@@ -270,52 +296,27 @@ def search_model(
     finally:
         _INTERRUPT_AFTER["trials"] = None
     wall = time.perf_counter() - start
-    trials = _trials_of(grid, exp, m)
-    complete = [t for t in trials if t["final_val_accuracy"] is not None]
-    if stop_after_trials is not None and len(trials) < settings.trials:
-        return None
-    if len(trials) < settings.trials or not complete:
-        raise RuntimeError(f"{exp.name}/{m.name}: the search ended with {len(complete)} of {settings.trials} "
-                           f"trials finished; continue it with 'snnbench tune --resume'")
-    # the trial with the best validation accuracy at its last epoch (full-length trials
-    # first: a trial the scheduler stopped early never saw the late epochs the final runs train)
-    best = max(complete, key=lambda t: (t["epochs_run"] >= epochs, t["final_val_accuracy"]))
-    record = {"experiment": exp.name, "model": m.name, "type": m.type, "budget": budget, "space": space,
-              "trials": trials, "chosen": {"params": best["params"], "val_accuracy": best["final_val_accuracy"],
-                                           "trial_id": best["trial_id"]}, "search_seconds": wall,
-              "search_window": [started_at, started_at + wall]}  # seconds since the epoch
-    atomic_write_json(record_path, record)
-    return record
-
-
-@takes_options_of(search_model, only=("workers", "stop_after_trials"))
-def search_models(exp: ExperimentConfig, settings: TuneSettings, data: TrialData, folder: Path,
-                  **options: Any) -> list[dict[str, Any] | None]:
-    """The searches of every model of ``exp`` (records in model order, see :func:`search_model`).
-
-    Unfinished searches run at the same time, each as a Ray task (no CPU of its own) that
-    drives its own ``Tuner`` on this node: the trials of all models then share the
-    ``workers`` CPUs, so one search's start-up, its last lone trial and its clean-up overlap
-    the other's trials instead of leaving a CPU idle. Every search keeps its own budget,
-    sampler and scheduler. ``stop_after_trials`` (tests: an interrupted search) runs them one
-    after another in this process."""
-    workers, stop_after_trials = options["workers"], options["stop_after_trials"]
-    folders = [folder / m.name for m in exp.models]
-    todo = [i for i, f in enumerate(folders) if not f.with_suffix(".json").is_file()]
-    if len(todo) < 2 or stop_after_trials is not None:
-        return [search_model(exp, m, settings, data, f, workers=workers, stop_after_trials=stop_after_trials)
-                for m, f in zip(exp.models, folders)]
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    # on this node: the tune folder is a local path (on a cluster, storage every node sees)
-    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
-    task = ray.remote(search_model).options(num_cpus=0, max_retries=0, scheduling_strategy=here)
-    refs = {i: task.remote(exp, exp.models[i], settings, data, folders[i], workers=workers) for i in todo}
-    # a search killed with this process continues (--resume) from the state its Tuner last saved
-    done = dict(zip(refs, ray.get(list(refs.values()))))
-    return [done[i] if i in done else search_model(exp, m, settings, data, f, workers=workers)
-            for i, (m, f) in enumerate(zip(exp.models, folders))]
+    records = []
+    for m, path in zip(exp.models, paths):
+        trials = _trials_of(grid, m.name)
+        complete = [t for t in trials if t["final_val_accuracy"] is not None]
+        if stop_after_trials is not None and len(trials) < settings.trials:
+            return None
+        if len(trials) < settings.trials or not complete:
+            raise RuntimeError(f"{exp.name}/{m.name}: the search ended with {len(complete)} of {settings.trials} "
+                               f"trials finished; continue it with 'snnbench tune --resume'")
+        # the trial with the best validation accuracy at its last epoch (full-length trials
+        # first: a trial the scheduler stopped early never saw the late epochs the final runs train)
+        best = max(complete, key=lambda t: (t["epochs_run"] >= epochs, t["final_val_accuracy"]))
+        space = model_space(exp, m, tuple(data.info.input_shape), settings.spaces.get(m.name))
+        records.append({"experiment": exp.name, "model": m.name, "type": m.type, "budget": budget, "space": space,
+                        "trials": trials, "chosen": {"params": best["params"], "val_accuracy": best["final_val_accuracy"],
+                                                     "trial_id": best["trial_id"]},
+                        "search_seconds": wall,  # of the experiment's search, which all its models share
+                        "search_window": [started_at, started_at + wall]})  # seconds since the epoch
+    for path, record in zip(paths, records):
+        atomic_write_json(path, record)
+    return records
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
@@ -379,12 +380,12 @@ def run_tune(
         data = trial_data(exp, settings)
         (run_dir / "tune" / exp.name).mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        recs = search_models(exp, settings, data, run_dir / "tune" / exp.name, workers=workers,
-                             stop_after_trials=stop_after_trials)
+        recs = search_experiment(exp, settings, data, run_dir / "tune" / exp.name, workers=workers,
+                                 stop_after_trials=stop_after_trials)
         search_walls[exp.name] = time.perf_counter() - start
+        if recs is None:
+            return None
         for m, rec in zip(exp.models, recs):
-            if rec is None:
-                return None
             log.info("%s/%s: chose %s (validation %.3f)", exp.name, m.name, rec["chosen"]["params"],
                      rec["chosen"]["val_accuracy"])
             records[(exp.name, m.name)] = rec
