@@ -17,7 +17,8 @@ pytest.importorskip("optuna", reason="snnbench tune needs the 'scale' extra (ray
 from snnbench.data import load_dataset  # noqa: E402
 from snnbench.experiments.config import ConfigError, validate_suite  # noqa: E402
 from snnbench.experiments.search_space import apply_params, model_space  # noqa: E402
-from snnbench.experiments.tune import _scheduler, budget_of, prepare_tune_dir, run_tune, run_trial, trial_data  # noqa: E402
+from snnbench.experiments.tune import (  # noqa: E402
+    _scheduler, budget_of, prepare_tune_dir, run_trial, run_tune, search_experiment, trial_data)
 from snnbench.experiments.tune_config import TuneSettings  # noqa: E402
 
 
@@ -140,6 +141,14 @@ def test_resume_after_an_interrupted_search(ray_session, tmp_path: Path):
     rec = json.loads((run_dir / "tune" / "digits" / "snn.json").read_text())
     assert len(rec["trials"]) == 2
     assert done <= {t["trial_id"] for t in rec["trials"]}  # the finished trial was kept, not rerun
+
+
+def test_an_unfinished_search_of_the_per_model_layout_is_not_restarted(tmp_path: Path):
+    exp = validate_suite(tiny_suite()).experiments[0]
+    (tmp_path / "snn" / "trial_digits_snn_0").mkdir(parents=True)  # an older snnbench's search
+    with pytest.raises(ConfigError, match=r"unfinished searches of \['snn'\] in the layout"):
+        search_experiment(exp, TuneSettings(trials=2), trial_data(exp, TuneSettings()), tmp_path)
+    assert not (tmp_path / "search").exists()  # nothing written
 
 
 def test_spaces_and_bad_configs():

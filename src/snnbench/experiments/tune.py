@@ -286,6 +286,11 @@ def search_experiment(
     paths = [folder / f"{m.name}.json" for m in exp.models]
     if all(p.is_file() for p in paths):
         return [json.loads(p.read_text()) for p in paths]
+    legacy = [m.name for m, p in zip(exp.models, paths)
+              if not p.is_file() and (folder / m.name).is_dir() and m.name != "search"]
+    if legacy and not (folder / "search").exists():
+        raise ConfigError(f"{folder}: unfinished searches of {legacy} in the layout of snnbench before one "
+                          f"search per experiment; finish them with that version or start a new tune folder")
     budget = budget_of(settings, exp)
     epochs = budget["epochs_per_trial"]
     tuner = _tuner(exp, settings, data, folder / "search", workers)
