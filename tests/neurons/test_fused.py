@@ -439,3 +439,62 @@ def test_one_beta_for_the_layer_matches_the_reference(backend, shape):
     torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
     for a, c in zip(_grads(got, (x, v0, b), ws, wv), _grads(ref, (x, v0, b), ws, wv)):
         torch.testing.assert_close(a, c, rtol=1e-10, atol=1e-10)
+
+
+def _saved_during(fn):
+    """The tensors autograd saved while ``fn`` ran (saved_tensors_hooks sees every one)."""
+    saved: list[torch.Tensor] = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, saved
+
+
+@pytest.mark.parametrize("sg, saves_h", [(ATan(2.0), False), (Gauss(1.5), True)], ids=["atan", "custom"])
+def test_c_lif_saves_its_input_and_recomputes_h(sg, saves_h):
+    """With a built-in surrogate the C LIF keeps no [T, N] buffer of its own for backward:
+    it saves the input current and recomputes h in backward (a custom surrogate still saves
+    h); the gradients stay the reference's either way."""
+    if not kernels.c_available():
+        pytest.skip("compiled kernels not built")
+    x, v0, beta, ws, wv = _inputs(T=6, B=3, H=40, seed=21)
+    out, saved = _saved_during(lambda: lif_multistep_fused(x, v0, beta, threshold=0.8, surrogate=sg, backend="c"))
+    big = [t for t in saved if t.shape == x.shape]
+    own = [t for t in big if t.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()]
+    assert len(big) == 1 and len(own) == int(saves_h)
+    ref = ref_lif(x, v0, beta, 0.8, "soft", 0.0, sg, False)
+    for a, b in zip(_grads(out, (x, v0, beta), ws, wv), _grads(ref, (x, v0, beta), ws, wv)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("T", [1, 2, 300])
+def test_c_lif_recomputation_across_blocks_and_lengths(T):
+    """The recomputation walks neurons in cache-sized blocks whose width depends on T (down
+    to 64 neurons at long T, with a partial last block): spikes exact, gradients equal to
+    the autograd reference's for every reset."""
+    if not kernels.c_available():
+        pytest.skip("compiled kernels not built")
+    for reset in ("soft", "hard", "none"):
+        x, v0, beta, ws, wv = _inputs(T=T, B=3, H=1111, seed=22)
+        ref = ref_lif(x, v0, beta, 0.8, reset, -0.1, ATan(2.0), False)
+        got = lif_multistep_fused(x, v0, beta, threshold=0.8, reset=reset, v_reset=-0.1, backend="c")
+        torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+        for a, b in zip(_grads(got, (x, v0, beta), ws, wv), _grads(ref, (x, v0, beta), ws, wv)):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_c_lif_input_changed_in_place_before_backward_is_an_error():
+    """The saved input is checked like any saved tensor: changing it in place between
+    forward and backward raises instead of giving wrong gradients."""
+    if not kernels.c_available():
+        pytest.skip("compiled kernels not built")
+    cur = torch.rand(4, 2, 8, dtype=torch.float64, requires_grad=True) * 1.0  # a non-leaf current
+    s, _ = lif_multistep_fused(cur, None, 0.9, backend="c")
+    with torch.no_grad():
+        cur.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.sum().backward()

@@ -50,6 +50,11 @@ class FlatKernel(ABC):
     # at every step)
     scalar_params = False
 
+    def needs_states0(self, c) -> bool:
+        """Whether bwd reads the initial states even when no parameter gradient is wanted
+        (a kernel that sets ``states0_for_params_only`` may still need them for ``c``)."""
+        return False
+
     def _param(self, p: torch.Tensor, nshape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
         if self.scalar_params and p.numel() > 0 and (p.numel() == 1 or not any(p.stride())):
             return p.detach().as_strided((1,), (1,)).to(dtype).contiguous()
@@ -79,7 +84,7 @@ class FlatKernel(ABC):
         g = [torch.zeros(nshape.numel(), dtype=dtype, device=h.device) if gf is None
              else gf.to(dtype).expand(nshape).reshape(-1).clone() for gf in gfinal]
         n = len(states0)
-        if self.states0_for_params_only and not any(need[n:]):
+        if self.states0_for_params_only and not any(need[n:]) and not self.needs_states0(c):
             st0 = [h.new_empty(0) for _ in states0]
         else:
             st0 = [flat(t, nshape, dtype) for t in states0]

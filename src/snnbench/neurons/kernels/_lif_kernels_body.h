@@ -19,30 +19,30 @@ typedef struct {
     int64_t T, N;
 } NAME(fwd_args);
 
-/* One forward step per reset mode; STORE saves h_t (or nothing), BETA is the decay of
- * neuron j (bb[j], or one value b0 for the whole layer: no [N] array to read). */
+/* One forward step per reset mode; STORE writes what the caller keeps of hh (h_t) and sp
+ * (s_t), BETA is the decay of neuron j (bb[j], or one value b0 for the whole layer: no [N]
+ * array to read). */
 #define SNN_FWD_STEP(STORE, BETA)                                                    \
     if (a->mode == 0) {                                                              \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL hh = (BETA) * vb[j] + xt[j];                                        \
             REAL sp = hh >= thr ? one : zero;                                        \
             STORE                                                                    \
-            st[j] = sp;                                                              \
             vb[j] = hh - thr * sp;                                                   \
         }                                                                            \
     } else if (a->mode == 1) {                                                       \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL hh = (BETA) * vb[j] + xt[j];                                        \
             int fire = hh >= thr;                                                    \
+            REAL sp = fire ? one : zero;                                             \
             STORE                                                                    \
-            st[j] = fire ? one : zero;                                               \
             vb[j] = fire ? vr : hh;                                                  \
         }                                                                            \
     } else {                                                                         \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL hh = (BETA) * vb[j] + xt[j];                                        \
+            REAL sp = hh >= thr ? one : zero;                                        \
             STORE                                                                    \
-            st[j] = hh >= thr ? one : zero;                                          \
             vb[j] = hh;                                                              \
         }                                                                            \
     }
@@ -62,14 +62,14 @@ SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
         if (a->save) {
             REAL *restrict ht = a->h + t * N + lo;
             if (a->beta_scalar) {
-                SNN_FWD_STEP(ht[j] = hh;, b0)
+                SNN_FWD_STEP(st[j] = sp; ht[j] = hh;, b0)
             } else {
-                SNN_FWD_STEP(ht[j] = hh;, bb[j])
+                SNN_FWD_STEP(st[j] = sp; ht[j] = hh;, bb[j])
             }
         } else if (a->beta_scalar) {
-            SNN_FWD_STEP(, b0)
+            SNN_FWD_STEP(st[j] = sp;, b0)
         } else {
-            SNN_FWD_STEP(, bb[j])
+            SNN_FWD_STEP(st[j] = sp;, bb[j])
         }
     }
 }
@@ -82,7 +82,7 @@ void NAME(snn_lif_fwd)(const REAL *x, REAL *v, const REAL *beta, int beta_scalar
 }
 
 typedef struct {
-    const REAL *h, *gs;
+    const REAL *h, *x, *gs;
     REAL *gv;
     const REAL *v0, *beta;
     int beta_scalar;
@@ -135,9 +135,13 @@ typedef struct {
         }                                                                            \
     }
 
-SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
-    const NAME(bwd_args) *a = (const NAME(bwd_args) *)p;
-    const int64_t n = hi - lo, N = a->N;
+/* The reverse pass over neurons [lo, lo + n), reading h_t from row t of hb (a->h, or a->gx
+ * holding the recomputed h, which each step then overwrites with dL/dh_t: the same element
+ * is read before it is written, and h_{t-1} is still there when step t reads it). */
+static inline __attribute__((always_inline)) void NAME(bwd_block)(const NAME(bwd_args) *a,
+                                                                  const REAL *hb, int64_t lo,
+                                                                  int64_t n) {
+    const int64_t N = a->N;
     const int mode = a->mode, detach = a->detach;
     const REAL thr = a->thr, vr = a->vr, alpha = a->alpha, c0 = a->c0, c1 = a->c1;
     const REAL zero = 0, one = 1;
@@ -145,9 +149,9 @@ SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
     const REAL *restrict bb = a->beta + (a->beta_scalar ? 0 : lo);
     const REAL b0 = a->beta[0];
     for (int64_t t = a->T - 1; t >= 0; t--) {
-        const REAL *restrict ht = a->h + t * N + lo;
+        const REAL *ht = hb + t * N + lo;
         const REAL *restrict gst = a->gs + t * N + lo;
-        REAL *restrict gxt = a->gx + t * N + lo;
+        REAL *gxt = a->gx + t * N + lo;
         const REAL *restrict dp = a->kind < 0 ? a->dpre + t * N + lo : ht;
         switch (a->kind) {
         case 0: SNN_BWD_STEP(SNN_D_ATAN(ht[j])) break;
@@ -162,7 +166,7 @@ SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
                 const REAL *restrict v0b = a->v0 + lo;
                 SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v0b[j];
             } else {
-                const REAL *restrict hp = a->h + (t - 1) * N + lo;
+                const REAL *hp = hb + (t - 1) * N + lo;
                 if (mode == 0) {
                     SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                         REAL q = hp[j];
@@ -186,11 +190,49 @@ SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
     }
 }
 
-void NAME(snn_lif_bwd)(const REAL *h, const REAL *gs, REAL *gv, const REAL *v0, const REAL *beta,
-                       int beta_scalar, REAL thr, REAL vr, int mode, int detach, int kind,
-                       REAL alpha, REAL c0, REAL c1, const REAL *dpre, int need_beta, REAL *gx,
-                       REAL *gbeta, int64_t T, int64_t N, int nthreads) {
-    NAME(bwd_args) a = {h, gs, gv, v0, beta, beta_scalar, thr, vr, mode, detach, kind, alpha,
+/* Without a saved h (a->x set), h is recomputed block by block: the forward recurrence
+ * over a block of neurons writes h_t into the block's rows of gx (the forward's arithmetic,
+ * so bit-identical), and the reverse pass then reads them back while they are still in
+ * cache. The forward then writes spikes only: one [T, N] buffer less per layer. */
+#define SNN_BWD_BLOCK_MAX 2048
+
+SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
+    const NAME(bwd_args) *a = (const NAME(bwd_args) *)p;
+    if (!a->x) {
+        NAME(bwd_block)(a, a->h, lo, hi - lo);
+        return;
+    }
+    const int64_t N = a->N, T = a->T;
+    /* about 64 KiB of gx per block: its rows stay in cache between the two passes */
+    int64_t nb = (int64_t)(65536 / ((int64_t)sizeof(REAL) * (T > 0 ? T : 1))) & ~(int64_t)15;
+    nb = nb < 64 ? 64 : (nb > SNN_BWD_BLOCK_MAX ? SNN_BWD_BLOCK_MAX : nb);
+    const REAL thr = a->thr, vr = a->vr, zero = 0, one = 1, b0 = a->beta[0];
+    REAL vloc[SNN_BWD_BLOCK_MAX];
+    for (int64_t lb = lo; lb < hi; lb += nb) {
+        const int64_t n = hi - lb < nb ? hi - lb : nb;
+        const REAL *bb = a->beta + (a->beta_scalar ? 0 : lb);
+        REAL *vb = vloc;
+        for (int64_t j = 0; j < n; j++) vb[j] = a->v0[lb + j];
+        for (int64_t t = 0; t < T; t++) {
+            const REAL *xt = a->x + t * N + lb;
+            REAL *ht = a->gx + t * N + lb;
+            if (a->beta_scalar) {
+                SNN_FWD_STEP(ht[j] = hh; (void)sp;, b0)
+            } else {
+                SNN_FWD_STEP(ht[j] = hh; (void)sp;, bb[j])
+            }
+        }
+        NAME(bwd_block)(a, a->gx, lb, n);
+    }
+}
+
+/* h: the saved pre-reset potentials [T, N]; or NULL and x the input [T, N], from which h is
+ * recomputed (built-in surrogates only: kind >= 0; v0 is then always read). */
+void NAME(snn_lif_bwd)(const REAL *h, const REAL *x, const REAL *gs, REAL *gv, const REAL *v0,
+                       const REAL *beta, int beta_scalar, REAL thr, REAL vr, int mode, int detach,
+                       int kind, REAL alpha, REAL c0, REAL c1, const REAL *dpre, int need_beta,
+                       REAL *gx, REAL *gbeta, int64_t T, int64_t N, int nthreads) {
+    NAME(bwd_args) a = {h, x, gs, gv, v0, beta, beta_scalar, thr, vr, mode, detach, kind, alpha,
                         c0, c1, dpre, need_beta, gx, gbeta, T, N};
     parallel_slices(NAME(bwd_slice), &a, N, nthreads);
 }
