@@ -498,3 +498,17 @@ def test_c_lif_input_changed_in_place_before_backward_is_an_error():
         cur.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         s.sum().backward()
+
+
+def test_c_lif_second_backward_through_the_same_graph():
+    """backward recomputes h into the gradient's own buffer and never writes the saved
+    input: a second backward (retain_graph) gives the same gradients."""
+    if not kernels.c_available():
+        pytest.skip("compiled kernels not built")
+    x, v0, beta, ws, wv = _inputs(T=5, B=2, H=300, seed=23)
+    out = lif_multistep_fused(x, v0, beta, threshold=0.8, backend="c")
+    loss = (out[0] * ws).sum() + (out[1] * wv).sum()
+    first = torch.autograd.grad(loss, (x, v0, beta), retain_graph=True)
+    second = torch.autograd.grad(loss, (x, v0, beta))
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
