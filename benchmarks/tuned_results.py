@@ -4,7 +4,7 @@
     python benchmarks/tuned_results.py --tasks digits basicmotions --workers 2
     python benchmarks/tuned_results.py --address auto           # on a running Ray cluster
     python benchmarks/tuned_results.py --doc-only               # rewrite the doc from the folders
-    python benchmarks/tuned_results.py --out runs/tuned-results-rerun   # a second search ...
+    python benchmarks/tuned_results.py --out runs/tuned-results-rerun   # a second search (no doc) ...
     python benchmarks/tuned_results.py --compare runs/tuned-results-rerun  # ... set beside the first
 
 Each task's tune folder is runs/tuned-results/<task>; a finished task (results.json) is not
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "results.md"
 BEGIN, END = "<!-- tuned-results:begin (written by benchmarks/tuned_results.py) -->", "<!-- tuned-results:end -->"
 VARIANCE = "tuning-variance"  # the --compare section (docsections markers)
+DEFAULT_OUT = ROOT / "runs" / "tuned-results"
 # cheapest first, so that an interrupted regeneration has the small tasks done
 TASKS = ["digits", "iris", "basicmotions", "japanesevowels", "wisdm", "fsdd", "mnist5k-conv", "mnist5k-rate",
          "mnist5k-latency", "fsdd-spikes", "gunpoint"]
@@ -170,7 +171,7 @@ def main() -> int:
     ap.add_argument("--address", help="Ray cluster address")
     ap.add_argument("--data-root", default=os.environ.get("SNNBENCH_DATA"),
                     help="folder with fsdd/ and wisdm_v1.1_transformed/ (FSDD and WISDM tasks)")
-    ap.add_argument("--out", default=str(ROOT / "runs" / "tuned-results"))
+    ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--doc-only", action="store_true")
     ap.add_argument("--compare", metavar="DIR",
                     help="a second search's tune folders (same tasks): write the tuning-variance section only")
@@ -182,14 +183,22 @@ def main() -> int:
 
         replace_section(DOC, VARIANCE, render_comparison(out, Path(args.compare).resolve(), TASKS))
         return 0
+    # the doc's tuned section is written from the default folder only: a second search into
+    # another folder (--out) must not replace it, it is set beside it with --compare
+    doc = out == DEFAULT_OUT
     if not args.doc_only:
         for task in args.tasks:
             if task in NEEDS_DATA and not args.data_root:
                 print(f"skipping {task}: give --data-root (the folder holding fsdd/, wisdm_v1.1_transformed/)", flush=True)
                 continue
             run_task(task, out, args)
-            write_doc(render(out, TASKS))
-    write_doc(render(out, TASKS))
+            if doc:
+                write_doc(render(out, TASKS))
+    if doc:
+        write_doc(render(out, TASKS))
+    else:
+        print(f"{DOC.relative_to(ROOT)} is written from {DEFAULT_OUT.relative_to(ROOT)} only; set {out} beside it "
+              f"with: python benchmarks/tuned_results.py --compare {out}", flush=True)
     return 0
 
 
