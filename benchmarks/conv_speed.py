@@ -308,6 +308,8 @@ def main() -> None:
     # for every model of the process alike, as SNNBENCH_KEEP_FREED_MEMORY=1 does for the command
     malloc = "glibc keeping freed memory (snnbench._native.keep_freed_memory)" \
         if args.keep_freed_memory and keep_freed_memory() else "the C library's default allocator settings"
+    if os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("", "0"):  # read by torch at its import
+        malloc += ", with PyTorch's THP_MEM_ALLOC_ENABLE=1 (huge pages for tensors of 2 MiB and more)"
     torch.manual_seed(0)
     load0 = os.getloadavg()
     head = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
