@@ -1,0 +1,76 @@
+"""A/B of the C LIF's two ways to feed its backward, in whole conv training steps: saving
+``h`` in the forward, or saving the input and recomputing ``h`` in backward (the default
+with a built-in surrogate). Both variants and the ReLU bound run interleaved in one process
+(``benchmarks/conv_speed.py``'s models and step), so load and allocator state hit them
+alike; the figure is the median step time.
+
+    python benchmarks/lif_recompute_ab.py                      # conv, conv-bn, vgg11 at T=4 and 8
+    python benchmarks/lif_recompute_ab.py --rows conv --steps 8 --reps 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import conv_speed  # noqa: E402
+
+from snnbench.neurons.kernels import c as c_kernels  # noqa: E402
+
+RECOMPUTES = c_kernels.LIF.__dict__["recomputes"]  # the staticmethod, restored after each step
+SAVE_H = staticmethod(lambda c: False)
+
+
+def step_with(step, recompute: bool) -> None:
+    """One training step with the kernel feeding its backward one way or the other."""
+    c_kernels.LIF.recomputes = RECOMPUTES if recompute else SAVE_H
+    try:
+        step()
+    finally:
+        c_kernels.LIF.recomputes = RECOMPUTES
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", nargs="+", default=["conv", "conv-bn", "vgg11"], choices=["conv", "conv-bn", "vgg11"])
+    ap.add_argument("--steps", type=int, nargs="+", default=[4, 8])
+    ap.add_argument("--reps", type=int, default=15)
+    args = ap.parse_args()
+    if not c_kernels.available():
+        raise SystemExit("the compiled C kernels are not built (pip install -e .)")
+    print("load average at start:", "/".join(f"{x:.1f}" for x in os.getloadavg()))
+    print("| row | T | recompute h ms | save h ms | bound ms | recompute / save h |")
+    print("|---|---|---|---|---|---|")
+    for row in args.rows:
+        for T in args.steps:
+            torch.manual_seed(0)
+            a = conv_speed.build_row(row)
+            torch.manual_seed(0)
+            b = conv_speed.build_row(row)
+            fns = {"recompute": (conv_speed.step_fn(a["snn"], T), True),
+                   "save_h": (conv_speed.step_fn(b["snn"], T), False),
+                   "bound": (conv_speed.step_fn(a["bound"], T), True)}
+            for f, r in fns.values():  # warm-up
+                step_with(f, r)
+            times: dict[str, list[float]] = {k: [] for k in fns}
+            for _ in range(args.reps):
+                for k, (f, r) in fns.items():
+                    t0 = time.perf_counter()
+                    step_with(f, r)
+                    times[k].append(time.perf_counter() - t0)
+            med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+            print(f"| {row} | {T} | {med['recompute']:.0f} | {med['save_h']:.0f} | {med['bound']:.0f} | "
+                  f"{med['recompute'] / med['save_h']:.3f} |", flush=True)
+    print("load average at end:", "/".join(f"{x:.1f}" for x in os.getloadavg()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
