@@ -7,9 +7,8 @@ final one on exit; returns the tensors backward needs, first one ``[T, ...]``) a
 ``bwd(saved, gs, g, states0, params, c, gparams, gx)`` (``g`` hold the final-state
 gradients on entry and the initial-state ones on exit; ``gparams`` are zeroed
 accumulators, ``None`` where no gradient is wanted). A kernel that sets ``scalar_params``
-gets a parameter that is one value for every neuron as a 1-element tensor, and one that
-sets ``states0_for_params_only`` gets empty initial states in bwd when no parameter
-gradient is wanted.
+gets a parameter that is one value for every neuron as a 1-element tensor, and one whose
+:meth:`FlatKernel.reads_states0` says no gets empty initial states in bwd.
 """
 
 from __future__ import annotations
@@ -41,19 +40,16 @@ class FlatKernel(ABC):
     """A :class:`snnbench.neurons.kernels.Kernel` over flat buffers (see the module doc); a
     backend implements :meth:`fwd` and :meth:`bwd`."""
 
-    # True when bwd reads the initial states only for the parameters' gradients: without
-    # one, they are passed as empty tensors instead of [N] copies (one buffer per layer
-    # and step less, the size of the layer's neurons)
-    states0_for_params_only = False
     # True when fwd and bwd take a parameter that is one value for every neuron as a
     # 1-element tensor (instead of an [N] copy: one buffer less, and no [N] array to read
     # at every step)
     scalar_params = False
 
-    def needs_states0(self, c) -> bool:
-        """Whether bwd reads the initial states even when no parameter gradient is wanted
-        (a kernel that sets ``states0_for_params_only`` may still need them for ``c``)."""
-        return False
+    def reads_states0(self, c, param_grads: bool) -> bool:
+        """Whether bwd reads the initial states, for constants ``c`` and with or without
+        parameter gradients; when not, they are passed as empty tensors instead of ``[N]``
+        copies (one buffer per layer and step less, the size of the layer's neurons)."""
+        return True
 
     def _param(self, p: torch.Tensor, nshape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
         if self.scalar_params and p.numel() > 0 and (p.numel() == 1 or not any(p.stride())):
@@ -84,7 +80,7 @@ class FlatKernel(ABC):
         g = [torch.zeros(nshape.numel(), dtype=dtype, device=h.device) if gf is None
              else gf.to(dtype).expand(nshape).reshape(-1).clone() for gf in gfinal]
         n = len(states0)
-        if self.states0_for_params_only and not any(need[n:]) and not self.needs_states0(c):
+        if not self.reads_states0(c, any(need[n:])):
             st0 = [h.new_empty(0) for _ in states0]
         else:
             st0 = [flat(t, nshape, dtype) for t in states0]

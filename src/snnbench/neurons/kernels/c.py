@@ -62,15 +62,15 @@ class LIF(FlatKernel):
     measured at about 40 % of a forward call on a 64 MiB layer. A custom surrogate's
     derivative is computed in torch from a whole ``h``, which is then saved as before."""
 
-    states0_for_params_only = True  # with a saved h, v0 is read for dL/dbeta only
     scalar_params = True  # one beta for the whole layer is passed as one value
 
     @staticmethod
     def recomputes(c) -> bool:
         return sg_consts(c.surrogate)[0] >= 0
 
-    def needs_states0(self, c) -> bool:
-        return self.recomputes(c)  # the recomputation starts from v0
+    def reads_states0(self, c, param_grads: bool) -> bool:
+        # the recomputation starts from v0; with a saved h, v0 is read for dL/dbeta only
+        return param_grads or self.recomputes(c)
 
     def fwd(self, x, states, params, c, save, s):
         """``v`` [N] holds v0 on entry and v_T on exit; fills ``s`` and, with save, saves
@@ -99,7 +99,8 @@ class LIF(FlatKernel):
 
 
 class ALIF(FlatKernel):
-    states0_for_params_only = True  # v0 is read for dL/dbeta only (a_{t-1} is saved)
+    def reads_states0(self, c, param_grads: bool) -> bool:
+        return param_grads  # v0 is read for dL/dbeta only (a_{t-1} is saved)
 
     def fwd(self, x, states, params, c, save, s):
         """``v``, ``a`` [N] hold the initial state on entry and the final one on exit; with

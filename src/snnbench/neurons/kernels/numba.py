@@ -374,7 +374,8 @@ def _acc(t: torch.Tensor | None, npt) -> np.ndarray:
 
 
 class LIF(FlatKernel):
-    states0_for_params_only = True  # v0 is read for dL/dbeta only
+    def reads_states0(self, c, param_grads: bool) -> bool:
+        return param_grads  # v0 is read for dL/dbeta only
 
     def fwd(self, x, states, params, c, save, s):
         T, npt = x.shape[0], x.numpy().dtype.type
