@@ -29,11 +29,12 @@ def scan(step: Callable, xs: Sequence[torch.Tensor], state, return_membrane: boo
 
 
 def run_fused(kind: str, x_seq: torch.Tensor, states: tuple, decays: dict, p, backend: str,
-              extra: tuple[float, ...] = ()):
+              extra: tuple[float, ...] = (), overwrite_input: bool = False):
     """Run ``x_seq`` through the ``kind`` kernel of ``backend``: ``decays`` (name -> a
     number or a per-neuron tensor, each checked to broadcast to the neuron shape) are the
     kernel's parameters, ``p`` gives threshold, reset, ``detach_reset`` and surrogate.
-    Returns the kernel's ``(spikes, *final_states)``."""
+    Returns the kernel's ``(spikes, *final_states)``; ``overwrite_input`` as in
+    :func:`snnbench.neurons.kernels.run`."""
     params = []
     for name, value in decays.items():
         t = as_tensor(value, x_seq)
@@ -41,7 +42,8 @@ def run_fused(kind: str, x_seq: torch.Tensor, states: tuple, decays: dict, p, ba
         params.append(t)
     c = kernels.Consts(float(p.threshold), float(p.v_reset), kernels.RESET_CODE[p.reset],
                        bool(p.detach_reset), p.surrogate, extra)
-    return kernels.run(kind, kernels.resolve(x_seq, backend, kind), x_seq, states, tuple(params), c)
+    return kernels.run(kind, kernels.resolve(x_seq, backend, kind), x_seq, states, tuple(params), c,
+                       overwrite_input)
 
 
 class Kind(NamedTuple):
@@ -51,7 +53,10 @@ class Kind(NamedTuple):
     them (and returns them); ``prepare(state, x, p)`` turns ``state`` (or None: rest) into
     the kind's state shaped like one step ``x``; ``core(x, state, p) -> (s, h, state)``
     is the reference step; ``kernel(x_seq, state, p, backend) -> (spikes, state)`` runs
-    the whole sequence in a registered kernel, when ``fits_kernel(p)`` (None: no kernel).
+    the whole sequence in a registered kernel, when ``fits_kernel(p)`` (None: no kernel);
+    a kernel that can keep its membrane in the input's buffer also takes
+    ``overwrite_input``. ``rest(x)``, when given, is the kernel's resting state as
+    broadcast zeros (no ``[B, ...]`` buffers for a state the kernel reads as one value).
     """
 
     default: Callable[[], Any]
@@ -60,6 +65,7 @@ class Kind(NamedTuple):
     core: Callable
     kernel: Callable | None = None
     fits_kernel: Callable[[Any], bool] = lambda p: True
+    rest: Callable[[torch.Tensor], Any] | None = None
 
 
 def step_kind(kind: Kind, x: torch.Tensor, state, p, validate: bool, name: str = "x"):
@@ -72,14 +78,17 @@ def step_kind(kind: Kind, x: torch.Tensor, state, p, validate: bool, name: str =
 
 
 def run_kind(kind: Kind, x_seq: torch.Tensor, state, p, return_membrane: bool, fused: bool,
-             backend: str, check_finite: bool):
+             backend: str, check_finite: bool, overwrite_input: bool = False):
     """The multi-step function of every kind (``lif``, ``alif``, ``cuba_lif``,
     ``izhikevich``): validate once, then the kind's kernel when the call fits it (no
     membrane trace asked for), else the reference step in :func:`scan`."""
     check_seq(x_seq, finite=check_finite)
     p = kind.default() if p is None else kind.check(p)
     if fused and not return_membrane and kind.kernel is not None and kind.fits_kernel(p):
-        return kind.kernel(x_seq, kind.prepare(state, x_seq.detach()[0], p), p, backend)
+        x0 = x_seq.detach()[0]
+        st = kind.rest(x0) if state is None and kind.rest is not None else kind.prepare(state, x0, p)
+        kw = {"overwrite_input": True} if overwrite_input else {}
+        return kind.kernel(x_seq, st, p, backend, **kw)
     xs = x_seq.unbind(0)
     return scan(lambda x, st: kind.core(x, st, p), xs, kind.prepare(state, xs[0], p),
                 return_membrane)

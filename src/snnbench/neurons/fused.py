@@ -66,18 +66,20 @@ def lif_multistep_fused(
     surrogate: Surrogate | str = "atan",
     detach_reset: bool = False,
     backend: str = "auto",
+    overwrite_input: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""LIF over a whole sequence: :math:`h_t = \beta v_{t-1} + x_t`,
     :math:`s_t = \Theta(h_t - \vartheta)`, reset ``"soft"``/``"hard"``/``"none"``.
 
     ``x_seq`` ``[T, B, ...]``; ``v0`` (``None`` = zeros) and ``beta`` (a float in [0, 1] or
     a tensor) broadcastable to the neuron shape. Returns ``(spikes, v_T)``; gradients flow
-    to ``x_seq``, ``v0`` and a tensor ``beta``.
+    to ``x_seq``, ``v0`` and a tensor ``beta``. ``overwrite_input``: the caller never reads
+    ``x_seq`` again (see :func:`snnbench.neurons.lif`).
     """
     c = _check(x_seq, threshold, reset, v_reset, surrogate, detach_reset)
     v0, beta = _state("v0", v0, x_seq), _decay("beta", beta, x_seq)
     be = kernels.resolve(x_seq, backend, "lif")
-    return kernels.run("lif", be, x_seq, (v0,), (beta,), c)
+    return kernels.run("lif", be, x_seq, (v0,), (beta,), c, bool(overwrite_input))
 
 
 @takes_options_of(lif_multistep_fused, drop=("beta",), positional=True)

@@ -175,9 +175,17 @@ def _lif_core(x: torch.Tensor, st: LIFState, p: LIFParams):
     return s, h, LIFState(v, ref)
 
 
-def _lif_kernel(x_seq: torch.Tensor, st: LIFState, p: LIFParams, backend: str):
-    spikes, v = run_fused("lif", x_seq, (st.v,), {"beta": p.beta}, p, backend)
+def _lif_kernel(x_seq: torch.Tensor, st: LIFState, p: LIFParams, backend: str,
+                overwrite_input: bool = False):
+    spikes, v = run_fused("lif", x_seq, (st.v,), {"beta": p.beta}, p, backend, overwrite_input=overwrite_input)
     return spikes, LIFState(v, st.refractory)
+
+
+def _lif_rest(x: torch.Tensor) -> LIFState:
+    """The resting state as zeros broadcast to one step ``x`` (no buffer: the kernels read
+    one value for every neuron)."""
+    return LIFState(v=x.new_zeros(()).expand(x.shape),
+                    refractory=torch.zeros((), dtype=torch.int32, device=x.device).expand(x.shape))
 
 
 # the kernels have no refractory counter and take the threshold as a number
@@ -185,6 +193,7 @@ _LIF = Kind(
     default=lambda: LIFParams(beta=0.9), check=check_lif_params,
     prepare=lambda state, x, p: _prepare_state(state, x), core=_lif_core, kernel=_lif_kernel,
     fits_kernel=lambda p: p.refractory_steps == 0 and not isinstance(p.threshold, torch.Tensor),
+    rest=_lif_rest,
 )
 
 
@@ -200,7 +209,7 @@ def lif_step(x: torch.Tensor, state: LIFState | None, p: LIFParams, *,
 
 def lif(x_seq: torch.Tensor, state: LIFState | None = None, p: LIFParams | None = None, *,
         return_membrane: bool = False, fused: bool = True, backend: str = "auto",
-        check_finite: bool = True):
+        check_finite: bool = True, overwrite_input: bool = False):
     """Run the LIF neuron over a time-first input ``x_seq`` ``[T, B, ...]``.
 
     ``p`` defaults to ``LIFParams(beta=0.9)`` (tau_mem ~ 9.5 ms at dt = 1 ms). Returns
@@ -214,8 +223,17 @@ def lif(x_seq: torch.Tensor, state: LIFState | None = None, p: LIFParams | None 
     forces the reference loop. ``check_finite=False`` skips the scan of ``x_seq`` for
     NaN/inf (for a model that checked its own input once; the layers between cannot create
     them from finite weights).
+
+    ``overwrite_input=True`` says the caller never reads ``x_seq`` again (the output of the
+    layer before, as for ``nn.ReLU(inplace=True)``): the C kernel then keeps ``h_t`` in
+    ``x_seq``'s buffer and writes the input gradient over it, so the layer allocates no
+    ``[T, B, ...]`` buffer besides its spikes. Only for an ``x_seq`` that is an
+    intermediate result of autograd (never a leaf); its values afterwards are unspecified,
+    an operation that saved it for backward raises there, and a second backward
+    (``retain_graph``) raises. Other backends ignore it.
     """
-    return run_kind(_LIF, x_seq, state, p, return_membrane, fused, backend, check_finite)
+    return run_kind(_LIF, x_seq, state, p, return_membrane, fused, backend, check_finite,
+                    overwrite_input)
 
 
 # ---------------------------------------------------------------------------------------

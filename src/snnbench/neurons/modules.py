@@ -13,6 +13,8 @@ per layer, or one per neuron with ``per_neuron=True`` (needs ``shape``).
 :mod:`snnbench.neurons.kernels` (``"auto"``: C or numba on the CPU, Triton on CUDA).
 ``check_finite=False`` skips the per-call scan of the input for NaN/inf: a model that
 validated its own input once passes it to every layer (about 5 % of a conv step).
+``overwrite_input=True`` (LIF, IF) says the caller never reads the input current again, so
+the kernel may keep the membrane in its buffer (see :func:`snnbench.neurons.lif`).
 """
 
 from __future__ import annotations
@@ -191,13 +193,18 @@ class LIF(_NeuronModule):
         record: bool = False,
         backend: str = "auto",
         check_finite: bool = True,
+        overwrite_input: bool = False,
     ) -> None:
         super().__init__(shape, surrogate, alpha, record, backend, check_finite)
+        self.overwrite_input = bool(overwrite_input)
         self._init_beta(beta, tau_mem, dt, learn_tau, per_neuron)
         self._init_membrane(threshold, reset, v_reset, refractory_steps, detach_reset)
         check_lif_params(self.params())  # fail at construction, not at the first batch
 
     _run = staticmethod(lif)
+
+    def _run_kw(self) -> dict:
+        return {**super()._run_kw(), "overwrite_input": self.overwrite_input}
 
     def params(self) -> LIFParams:
         """The ``LIFParams`` the next forward uses (beta a tensor when learnable)."""
@@ -230,7 +237,7 @@ class AdaptiveLIF(_NeuronModule):
     ``refractory_steps``, ``record`` or ``theta_decays_first`` need the reference loop.
     """
 
-    @takes_options_of(LIF.__init__, after="shape")
+    @takes_options_of(LIF.__init__, drop=("overwrite_input",), after="shape")
     def __init__(
         self,
         shape: int | Sequence[int] | None = None,
@@ -334,7 +341,8 @@ class CubaLIF(_NeuronModule):
     ``(spikes, CubaLIFState(i, v))``.
     """
 
-    @takes_options_of(LIF.__init__, drop=("refractory_steps", "learn_tau"), after="tau_syn")
+    @takes_options_of(LIF.__init__, drop=("refractory_steps", "learn_tau", "overwrite_input"),
+                      after="tau_syn")
     def __init__(
         self,
         shape: int | Sequence[int] | None = None,

@@ -136,47 +136,76 @@ class _KernelFn(torch.autograd.Function):
     registered kernel's; nothing here knows a kind or a backend."""
 
     @staticmethod
-    def forward(ctx, kernel, c, save, n_states, x, *tensors):  # type: ignore[override]
+    def forward(ctx, kernel, c, save, overwrite, n_states, x, *tensors):  # type: ignore[override]
+        ctx.set_materialize_grads(False)  # an unused final state's gradient stays None
         states0, params = tensors[:n_states], tensors[n_states:]
-        s, finals, saved = kernel.forward(x.detach().contiguous(), states0, params, c, save)
+        xd = x.detach()
+        xc = xd.contiguous()
+        # x's own buffer is reused only when the caller gave it up, the kernel can, and x
+        # is an intermediate result of the graph (never a leaf: the user's own data)
+        overwrite = (overwrite and save and getattr(kernel, "overwrites_input", False)
+                     and xc.data_ptr() == xd.data_ptr() and x.requires_grad and not x.is_leaf)
+        s, finals, saved = kernel.forward(xc, states0, params, c, save,
+                                          **({"overwrite": True} if overwrite else {}))
+        if overwrite:
+            # an operation that saved x for its backward now fails there, as after any
+            # in-place change, instead of reading the membrane
+            torch.autograd.graph.increment_version(x)
         if save:
             ctx.save_for_backward(*saved, *tensors)
-            ctx.meta = (kernel, c, len(saved), n_states, x.dtype)
+            ctx.meta = (kernel, c, len(saved), n_states, x.dtype, overwrite)
+            ctx.consumed = False
         return (s, *finals)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gs, *gfinal):  # type: ignore[override]
-        kernel, c, n_saved, n_states, xdtype = ctx.meta
+        kernel, c, n_saved, n_states, xdtype, consumes = ctx.meta
+        if ctx.consumed:
+            raise RuntimeError(
+                "backward through a neuron layer run with overwrite_input=True a second time "
+                "(retain_graph): its first backward wrote the gradient over the saved membrane; "
+                "use overwrite_input=False to backward twice")
         tensors = ctx.saved_tensors
         saved, inputs = tensors[:n_saved], tensors[n_saved:]
-        need = ctx.needs_input_grad[5:]
+        need = ctx.needs_input_grad[6:]
+        ctx.consumed = consumes
         gx, grads = kernel.backward(saved, gs, gfinal, inputs[:n_states], inputs[n_states:], c,
-                                    need, xdtype)
-        return (None, None, None, None, gx, *grads)
+                                    need, xdtype, **({"consume": True} if consumes else {}))
+        return (None, None, None, None, None, gx, *grads)
 
 
 def run(kind: str, backend: str, x: torch.Tensor, states0: tuple[torch.Tensor, ...],
-        params: tuple[torch.Tensor, ...], c: Consts) -> tuple[torch.Tensor, ...]:
+        params: tuple[torch.Tensor, ...], c: Consts,
+        overwrite_input: bool = False) -> tuple[torch.Tensor, ...]:
     """Run ``kind`` over ``x`` ``[T, B, ...]`` on ``backend`` (already resolved) and return
     ``(spikes, *final_states)``. States and parameters are tensors broadcastable to the
     neuron shape (checked by the caller); gradients flow to every one that requires grad.
-    Backward's inputs are saved only when a gradient can be asked for."""
+    Backward's inputs are saved only when a gradient can be asked for.
+
+    ``overwrite_input=True`` says the caller will not read ``x`` again: a kernel that can
+    (``overwrites_input``) then keeps the membrane in ``x``'s buffer and writes the input
+    gradient over it, like an in-place activation. It does so only for an ``x`` that is an
+    intermediate result of the graph; ``x``'s values afterwards are unspecified, an
+    operation that saved ``x`` for backward raises there, and a second backward through
+    this call raises."""
     kernel = registered(kind, backend)
     if kernel is None:
         raise ValueError(f"backend={backend!r} has no kernel for the neuron kind {kind!r}")
     save = torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in states0)
                                         or any(t.requires_grad for t in params))
+    ow = bool(overwrite_input)
     perm = dense_order(x) if kind in _ELEMENTWISE else None
     if perm is None:
-        return _KernelFn.apply(kernel, c, save, len(states0), x, *states0, *params)
+        return _KernelFn.apply(kernel, c, save, ow, len(states0), x, *states0, *params)
     # x is dense in another order (a channels-last conv output): the kernel runs on the
     # permuted view, which is contiguous, and the outputs are permuted back, so they share
     # x's layout and nothing is copied. States and parameters follow the same permutation.
     nshape, nperm = x.shape[1:], [d - 1 for d in perm[1:]]
     states0 = tuple(t.expand(nshape).permute(nperm) for t in states0)
     params = tuple(t.expand(nshape).permute(nperm) for t in params)
-    s, *finals = _KernelFn.apply(kernel, c, save, len(states0), x.permute(perm), *states0, *params)
+    s, *finals = _KernelFn.apply(kernel, c, save, ow, len(states0), x.permute(perm), *states0,
+                                 *params)
     back = [perm.index(d) for d in range(len(perm))]
     return (s.permute(back), *(f.permute([d - 1 for d in back[1:]]) for f in finals))
 

@@ -6,8 +6,7 @@ A backend subclasses :class:`FlatKernel` and writes two methods over flat buffer
 final one on exit; returns the tensors backward needs, first one ``[T, ...]``) and
 ``bwd(saved, gs, g, states0, params, c, gparams, gx)`` (``g`` hold the final-state
 gradients on entry and the initial-state ones on exit; ``gparams`` are zeroed
-accumulators, ``None`` where no gradient is wanted). A kernel that sets ``scalar_params``
-gets a parameter that is one value for every neuron as a 1-element tensor, and one whose
+accumulators, ``None`` where no gradient is wanted). A kernel whose
 :meth:`FlatKernel.reads_states0` says no gets empty initial states in bwd.
 """
 
@@ -17,7 +16,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-__all__ = ["FlatKernel", "flat", "reduce_to"]
+__all__ = ["FlatKernel", "flat", "one_or_flat", "reduce_to"]
 
 
 def flat(t: torch.Tensor, shape: torch.Size, dtype: torch.dtype, copy: bool = False) -> torch.Tensor:
@@ -27,6 +26,14 @@ def flat(t: torch.Tensor, shape: torch.Size, dtype: torch.dtype, copy: bool = Fa
     if copy:
         return t.clone(memory_format=torch.contiguous_format).view(-1)
     return t.reshape(-1).contiguous()
+
+
+def one_or_flat(t: torch.Tensor, shape: torch.Size, dtype: torch.dtype) -> tuple[torch.Tensor, bool]:
+    """``(value, True)`` for a tensor that is one value for every neuron (one element, or
+    a broadcast of one: all strides 0), as a 1-element tensor; else ``(flat(t), False)``."""
+    if t.numel() > 0 and (t.numel() == 1 or not any(t.stride())):
+        return t.detach().as_strided((1,), (1,)).to(dtype).contiguous(), True
+    return flat(t, shape, dtype), False
 
 
 def reduce_to(g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -40,21 +47,11 @@ class FlatKernel(ABC):
     """A :class:`snnbench.neurons.kernels.Kernel` over flat buffers (see the module doc); a
     backend implements :meth:`fwd` and :meth:`bwd`."""
 
-    # True when fwd and bwd take a parameter that is one value for every neuron as a
-    # 1-element tensor (instead of an [N] copy: one buffer less, and no [N] array to read
-    # at every step)
-    scalar_params = False
-
     def reads_states0(self, c, param_grads: bool) -> bool:
         """Whether bwd reads the initial states, for constants ``c`` and with or without
         parameter gradients; when not, they are passed as empty tensors instead of ``[N]``
         copies (one buffer per layer and step less, the size of the layer's neurons)."""
         return True
-
-    def _param(self, p: torch.Tensor, nshape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
-        if self.scalar_params and p.numel() > 0 and (p.numel() == 1 or not any(p.stride())):
-            return p.detach().as_strided((1,), (1,)).to(dtype).contiguous()
-        return flat(p, nshape, dtype)
 
     @abstractmethod
     def fwd(self, x, states, params, c, save, s):
@@ -68,7 +65,7 @@ class FlatKernel(ABC):
     def forward(self, x, states0, params, c, save):
         nshape, dtype = x.shape[1:], x.dtype
         st = [flat(t, nshape, dtype, copy=True) for t in states0]
-        pr = [self._param(p, nshape, dtype) for p in params]
+        pr = [flat(p, nshape, dtype) for p in params]
         s = torch.empty_like(x)
         saved = self.fwd(x, st, pr, c, save, s)
         return s, tuple(v.view(nshape) for v in st), saved
@@ -84,7 +81,7 @@ class FlatKernel(ABC):
             st0 = [h.new_empty(0) for _ in states0]
         else:
             st0 = [flat(t, nshape, dtype) for t in states0]
-        pr = [self._param(p, nshape, dtype) for p in params]
+        pr = [flat(p, nshape, dtype) for p in params]
         gp = [torch.zeros(nshape.numel(), dtype=dtype, device=h.device) if need[n + i] else None
               for i in range(len(params))]
         gx = torch.empty_like(h)

@@ -18,7 +18,7 @@
 
 /* The calling convention's version (kernels/c.py refuses a library built from an older
  * source, whose argument lists would not match: a stale build falls back to numba). */
-int snn_lif_kernels_abi(void) { return 3; }
+int snn_lif_kernels_abi(void) { return 4; }
 
 /* The kernels for float and double: the body is written once and instantiated twice. */
 #define REAL float

@@ -8,9 +8,15 @@
 #define SNN_CAT(a, b) SNN_CAT2(a, b)
 #define NAME(x) SNN_CAT(x, SUF)
 
+/* Neurons per block of the blocked loops: one 64 KiB chunk of a row, so the block's
+ * membrane (or its gradient) stays in cache over all T steps instead of making a round
+ * trip through an [N] array in memory at every step. */
+#define SNN_BLOCK ((int64_t)(65536 / sizeof(REAL)))
+
 typedef struct {
-    const REAL *x;
-    REAL *v;
+    const REAL *x, *v0;
+    int v0_scalar;
+    REAL *vT;
     const REAL *beta;
     int beta_scalar;
     REAL thr, vr;
@@ -21,7 +27,7 @@ typedef struct {
 
 /* One forward step per reset mode; STORE writes what the caller keeps of hh (h_t) and sp
  * (s_t), BETA is the decay of neuron j (bb[j], or one value b0 for the whole layer: no [N]
- * array to read). */
+ * array to read). xt and ht may be the same row (h written over x), read before written. */
 #define SNN_FWD_STEP(STORE, BETA)                                                    \
     if (a->mode == 0) {                                                              \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
@@ -47,44 +53,68 @@ typedef struct {
         }                                                                            \
     }
 
-/* h = beta v + x; s = [h >= thr]; v = reset(h, s); h saved when `save` (one loop each, so
- * both stay branch-free and vectorise). */
-SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
-    const NAME(fwd_args) *a = (const NAME(fwd_args) *)p;
-    const int64_t n = hi - lo, N = a->N;
-    REAL *restrict vb = a->v + lo;
-    const REAL *restrict bb = a->beta + (a->beta_scalar ? 0 : lo);
-    const REAL b0 = a->beta[0];
-    const REAL thr = a->thr, vr = a->vr, zero = 0, one = 1;
-    for (int64_t t = 0; t < a->T; t++) {
-        const REAL *restrict xt = a->x + t * N + lo;
-        REAL *restrict st = a->s + t * N + lo;
-        if (a->save) {
-            REAL *restrict ht = a->h + t * N + lo;
-            if (a->beta_scalar) {
-                SNN_FWD_STEP(st[j] = sp; ht[j] = hh;, b0)
-            } else {
-                SNN_FWD_STEP(st[j] = sp; ht[j] = hh;, bb[j])
-            }
-        } else if (a->beta_scalar) {
-            SNN_FWD_STEP(st[j] = sp;, b0)
-        } else {
-            SNN_FWD_STEP(st[j] = sp;, bb[j])
-        }
+/* vb[0, n) = the initial membrane of neurons [lb, lb + n): one value for all, or v0's. */
+static inline void NAME(load_v0)(REAL *vb, const REAL *v0, int v0_scalar, int64_t lb,
+                                 int64_t n) {
+    if (v0_scalar) {
+        const REAL v00 = v0[0];
+        for (int64_t j = 0; j < n; j++) vb[j] = v00;
+    } else {
+        for (int64_t j = 0; j < n; j++) vb[j] = v0[lb + j];
     }
 }
 
-void NAME(snn_lif_fwd)(const REAL *x, REAL *v, const REAL *beta, int beta_scalar, REAL thr,
-                       REAL vr, int mode, int save, REAL *s, REAL *h, int64_t T, int64_t N,
-                       int nthreads) {
-    NAME(fwd_args) a = {x, v, beta, beta_scalar, thr, vr, mode, save, s, h, T, N};
+/* h = beta v + x; s = [h >= thr]; v = reset(h, s); h saved when `save` (it may be x's own
+ * buffer); v_T written when vT is set. Blocks of neurons walk all T steps with their
+ * membrane in a local array. */
+SNN_CLONES static void NAME(fwd_slice)(void *p, int64_t lo, int64_t hi) {
+    const NAME(fwd_args) *a = (const NAME(fwd_args) *)p;
+    const int64_t N = a->N;
+    const REAL b0 = a->beta[0];
+    const REAL thr = a->thr, vr = a->vr, zero = 0, one = 1;
+    REAL vloc[SNN_BLOCK];
+    for (int64_t lb = lo; lb < hi; lb += SNN_BLOCK) {
+        const int64_t n = hi - lb < SNN_BLOCK ? hi - lb : SNN_BLOCK;
+        REAL *restrict vb = vloc;
+        const REAL *restrict bb = a->beta + (a->beta_scalar ? 0 : lb);
+        NAME(load_v0)(vb, a->v0, a->v0_scalar, lb, n);
+        for (int64_t t = 0; t < a->T; t++) {
+            const REAL *xt = a->x + t * N + lb;
+            REAL *restrict st = a->s + t * N + lb;
+            if (a->save) {
+                REAL *ht = a->h + t * N + lb;
+                if (a->beta_scalar) {
+                    SNN_FWD_STEP(st[j] = sp; ht[j] = hh;, b0)
+                } else {
+                    SNN_FWD_STEP(st[j] = sp; ht[j] = hh;, bb[j])
+                }
+            } else if (a->beta_scalar) {
+                SNN_FWD_STEP(st[j] = sp;, b0)
+            } else {
+                SNN_FWD_STEP(st[j] = sp;, bb[j])
+            }
+        }
+        if (a->vT)
+            for (int64_t j = 0; j < n; j++) a->vT[lb + j] = vb[j];
+    }
+}
+
+/* v0: one value (v0_scalar) or [N]; vT: [N] or NULL (final membrane not wanted); h: NULL,
+ * or [T, N] to fill with h_t when `save` (may equal x: h is then written over the input). */
+void NAME(snn_lif_fwd)(const REAL *x, const REAL *v0, int v0_scalar, REAL *vT,
+                       const REAL *beta, int beta_scalar, REAL thr, REAL vr, int mode,
+                       int save, REAL *s, REAL *h, int64_t T, int64_t N, int nthreads) {
+    NAME(fwd_args) a = {x, v0, v0_scalar, vT, beta, beta_scalar, thr, vr, mode, save, s, h,
+                        T, N};
     parallel_slices(NAME(fwd_slice), &a, N, nthreads);
 }
 
 typedef struct {
-    const REAL *h, *x, *gs;
-    REAL *gv;
-    const REAL *v0, *beta;
+    const REAL *h, *x, *gs, *gv_in;
+    REAL *gv_out;
+    const REAL *v0;
+    int v0_scalar;
+    const REAL *beta;
     int beta_scalar;
     REAL thr, vr;
     int mode, detach, kind;
@@ -109,50 +139,59 @@ typedef struct {
      * (one - one / (one + SNN_EXP(-alpha * ((U) - thr)))))
 #define SNN_D_PRE(U) (dp[j])
 
-/* gx_t = dL/dh_t for one step: one branch-free loop per (reset, detach). */
+/* gx_t = dL/dh_t and then dL/dv_{t-1} = beta gx_t for one step, in one branch-free loop
+ * per (reset, detach). gxt may be the row ht it reads (h kept in gx's buffer). */
 #define SNN_BWD_STEP(DEXPR)                                                          \
     if (mode == 0 && !detach) {                                                      \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j];                                              \
-            gxt[j] = g + (gst[j] - thr * g) * d;                                     \
+            REAL gh = g + (gst[j] - thr * g) * d;                                    \
+            gxt[j] = gh;                                                             \
+            gvb[j] = bb[j] * gh;                                                     \
         }                                                                            \
     } else if (mode == 1 && !detach) {                                               \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR, g = gvb[j], hh = ht[j];                                  \
             REAL keep = hh >= thr ? zero : g;                                        \
-            gxt[j] = keep + (gst[j] + g * (vr - hh)) * d;                            \
+            REAL gh = keep + (gst[j] + g * (vr - hh)) * d;                           \
+            gxt[j] = gh;                                                             \
+            gvb[j] = bb[j] * gh;                                                     \
         }                                                                            \
     } else if (mode == 1) {                                                          \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR;                                                          \
             REAL keep = ht[j] >= thr ? zero : gvb[j];                                \
-            gxt[j] = keep + gst[j] * d;                                              \
+            REAL gh = keep + gst[j] * d;                                             \
+            gxt[j] = gh;                                                             \
+            gvb[j] = bb[j] * gh;                                                     \
         }                                                                            \
     } else { /* soft reset with detach_reset, or no reset */                         \
         SNN_IVDEP for (int64_t j = 0; j < n; j++) {                                  \
             REAL d = DEXPR;                                                          \
-            gxt[j] = gvb[j] + gst[j] * d;                                            \
+            REAL gh = gvb[j] + gst[j] * d;                                           \
+            gxt[j] = gh;                                                             \
+            gvb[j] = bb[j] * gh;                                                     \
         }                                                                            \
     }
 
-/* The reverse pass over neurons [lo, lo + n), reading h_t from row t of hb (a->h, or a->gx
- * holding the recomputed h, which each step then overwrites with dL/dh_t: the same element
- * is read before it is written, and h_{t-1} is still there when step t reads it). */
+/* The reverse pass over the block of neurons [lb, lb + n): h_t from row t of hb (a->h, or
+ * a->gx holding h, which each step then overwrites with dL/dh_t: the same element is read
+ * before it is written, and h_{t-1} is still there when step t reads it); gvb (local)
+ * holds dL/dv_t on entry and dL/dv0 on exit; bb the block's decays (a local copy of one
+ * value for all, so both cases run one loop). */
 static inline __attribute__((always_inline)) void NAME(bwd_block)(const NAME(bwd_args) *a,
-                                                                  const REAL *hb, int64_t lo,
-                                                                  int64_t n) {
+                                                                  const REAL *hb, int64_t lb,
+                                                                  int64_t n, REAL *gvb,
+                                                                  const REAL *bb) {
     const int64_t N = a->N;
     const int mode = a->mode, detach = a->detach;
     const REAL thr = a->thr, vr = a->vr, alpha = a->alpha, c0 = a->c0, c1 = a->c1;
     const REAL zero = 0, one = 1;
-    REAL *restrict gvb = a->gv + lo;
-    const REAL *restrict bb = a->beta + (a->beta_scalar ? 0 : lo);
-    const REAL b0 = a->beta[0];
     for (int64_t t = a->T - 1; t >= 0; t--) {
-        const REAL *ht = hb + t * N + lo;
-        const REAL *restrict gst = a->gs + t * N + lo;
-        REAL *gxt = a->gx + t * N + lo;
-        const REAL *restrict dp = a->kind < 0 ? a->dpre + t * N + lo : ht;
+        const REAL *ht = hb + t * N + lb;
+        const REAL *restrict gst = a->gs + t * N + lb;
+        REAL *gxt = a->gx + t * N + lb;
+        const REAL *restrict dp = a->kind < 0 ? a->dpre + t * N + lb : ht;
         switch (a->kind) {
         case 0: SNN_BWD_STEP(SNN_D_ATAN(ht[j])) break;
         case 1: SNN_BWD_STEP(SNN_D_FASTSIG(ht[j])) break;
@@ -161,12 +200,17 @@ static inline __attribute__((always_inline)) void NAME(bwd_block)(const NAME(bwd
         default: SNN_BWD_STEP(SNN_D_PRE(ht[j])) break;
         }
         if (a->need_beta) { /* dL/dbeta += gx_t v_{t-1} */
-            REAL *restrict gbb = a->gbeta + lo;
+            REAL *restrict gbb = a->gbeta + lb;
             if (t == 0) {
-                const REAL *restrict v0b = a->v0 + lo;
-                SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v0b[j];
+                if (a->v0_scalar) {
+                    const REAL v00 = a->v0[0];
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v00;
+                } else {
+                    const REAL *restrict v0b = a->v0 + lb;
+                    SNN_IVDEP for (int64_t j = 0; j < n; j++) gbb[j] += gxt[j] * v0b[j];
+                }
             } else {
-                const REAL *hp = hb + (t - 1) * N + lo;
+                const REAL *hp = hb + (t - 1) * N + lb;
                 if (mode == 0) {
                     SNN_IVDEP for (int64_t j = 0; j < n; j++) {
                         REAL q = hp[j];
@@ -182,58 +226,69 @@ static inline __attribute__((always_inline)) void NAME(bwd_block)(const NAME(bwd
                 }
             }
         }
-        if (a->beta_scalar) {
-            SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = b0 * gxt[j];
-        } else {
-            SNN_IVDEP for (int64_t j = 0; j < n; j++) gvb[j] = bb[j] * gxt[j];
-        }
     }
 }
 
-/* Without a saved h (a->x set), h is recomputed block by block: the forward recurrence
- * over a block of neurons writes h_t into the block's rows of gx (the forward's arithmetic,
- * so bit-identical), and the reverse pass then reads them back while they are still in
- * cache. The forward then writes spikes only: one [T, N] buffer less per layer. */
-#define SNN_BWD_BLOCK_MAX 2048
+/* The recomputation's block: about SNN_BWD_BLOCK_BYTES of gx rows (all T steps of n
+ * neurons), so they stay in cache between the two passes. */
+#define SNN_BWD_BLOCK_BYTES 262144
 
+/* Blocks of neurons; with a->x set (no saved h), h is first recomputed for the block: the
+ * forward recurrence writes h_t into the block's rows of gx (the forward's arithmetic, so
+ * bit-identical), and the reverse pass then reads them back while they are still in
+ * cache. The forward then writes spikes only: one [T, N] buffer less per layer. */
 SNN_CLONES static void NAME(bwd_slice)(void *p, int64_t lo, int64_t hi) {
     const NAME(bwd_args) *a = (const NAME(bwd_args) *)p;
-    if (!a->x) {
-        NAME(bwd_block)(a, a->h, lo, hi - lo);
-        return;
-    }
     const int64_t N = a->N, T = a->T;
-    /* about 64 KiB of gx per block: its rows stay in cache between the two passes */
-    int64_t nb = (int64_t)(65536 / ((int64_t)sizeof(REAL) * (T > 0 ? T : 1))) & ~(int64_t)15;
-    nb = nb < 64 ? 64 : (nb > SNN_BWD_BLOCK_MAX ? SNN_BWD_BLOCK_MAX : nb);
+    int64_t nb = SNN_BLOCK;
+    if (a->x) {
+        nb = (int64_t)(SNN_BWD_BLOCK_BYTES / ((int64_t)sizeof(REAL) * (T > 0 ? T : 1))) & ~(int64_t)15;
+        nb = nb < 64 ? 64 : (nb > SNN_BLOCK ? SNN_BLOCK : nb);
+    }
     const REAL thr = a->thr, vr = a->vr, zero = 0, one = 1, b0 = a->beta[0];
-    REAL vloc[SNN_BWD_BLOCK_MAX];
+    REAL vloc[SNN_BLOCK], gvloc[SNN_BLOCK], bloc[SNN_BLOCK];
+    if (a->beta_scalar)
+        for (int64_t j = 0; j < nb; j++) bloc[j] = b0;
     for (int64_t lb = lo; lb < hi; lb += nb) {
         const int64_t n = hi - lb < nb ? hi - lb : nb;
-        const REAL *bb = a->beta + (a->beta_scalar ? 0 : lb);
-        REAL *vb = vloc;
-        for (int64_t j = 0; j < n; j++) vb[j] = a->v0[lb + j];
-        for (int64_t t = 0; t < T; t++) {
-            const REAL *xt = a->x + t * N + lb;
-            REAL *ht = a->gx + t * N + lb;
-            if (a->beta_scalar) {
-                SNN_FWD_STEP(ht[j] = hh; (void)sp;, b0)
-            } else {
-                SNN_FWD_STEP(ht[j] = hh; (void)sp;, bb[j])
-            }
+        const REAL *bb = a->beta_scalar ? bloc : a->beta + lb;
+        if (a->gv_in) {
+            for (int64_t j = 0; j < n; j++) gvloc[j] = a->gv_in[lb + j];
+        } else {
+            for (int64_t j = 0; j < n; j++) gvloc[j] = zero;
         }
-        NAME(bwd_block)(a, a->gx, lb, n);
+        if (a->x) {
+            REAL *vb = vloc;
+            NAME(load_v0)(vb, a->v0, a->v0_scalar, lb, n);
+            for (int64_t t = 0; t < T; t++) {
+                const REAL *xt = a->x + t * N + lb;
+                REAL *ht = a->gx + t * N + lb;
+                if (a->beta_scalar) {
+                    SNN_FWD_STEP(ht[j] = hh; (void)sp;, b0)
+                } else {
+                    SNN_FWD_STEP(ht[j] = hh; (void)sp;, bb[j])
+                }
+            }
+            NAME(bwd_block)(a, a->gx, lb, n, gvloc, bb);
+        } else {
+            NAME(bwd_block)(a, a->h, lb, n, gvloc, bb);
+        }
+        if (a->gv_out)
+            for (int64_t j = 0; j < n; j++) a->gv_out[lb + j] = gvloc[j];
     }
 }
 
-/* h: the saved pre-reset potentials [T, N]; or NULL and x the input [T, N], from which h is
- * recomputed (built-in surrogates only: kind >= 0; v0 is then always read). */
-void NAME(snn_lif_bwd)(const REAL *h, const REAL *x, const REAL *gs, REAL *gv, const REAL *v0,
-                       const REAL *beta, int beta_scalar, REAL thr, REAL vr, int mode, int detach,
-                       int kind, REAL alpha, REAL c0, REAL c1, const REAL *dpre, int need_beta,
-                       REAL *gx, REAL *gbeta, int64_t T, int64_t N, int nthreads) {
-    NAME(bwd_args) a = {h, x, gs, gv, v0, beta, beta_scalar, thr, vr, mode, detach, kind, alpha,
-                        c0, c1, dpre, need_beta, gx, gbeta, T, N};
+/* h: the pre-reset potentials [T, N] (may equal gx: the gradient is then written over
+ * them); or NULL and x the input [T, N], from which h is recomputed (built-in surrogates
+ * only: kind >= 0). gv_in: dL/dv_T [N], or NULL for zero; gv_out: [N] to receive dL/dv0,
+ * or NULL. v0: one value (v0_scalar) or [N]; read by the recomputation and for dL/dbeta. */
+void NAME(snn_lif_bwd)(const REAL *h, const REAL *x, const REAL *gs, const REAL *gv_in,
+                       REAL *gv_out, const REAL *v0, int v0_scalar, const REAL *beta,
+                       int beta_scalar, REAL thr, REAL vr, int mode, int detach, int kind,
+                       REAL alpha, REAL c0, REAL c1, const REAL *dpre, int need_beta, REAL *gx,
+                       REAL *gbeta, int64_t T, int64_t N, int nthreads) {
+    NAME(bwd_args) a = {h, x, gs, gv_in, gv_out, v0, v0_scalar, beta, beta_scalar, thr, vr,
+                        mode, detach, kind, alpha, c0, c1, dpre, need_beta, gx, gbeta, T, N};
     parallel_slices(NAME(bwd_slice), &a, N, nthreads);
 }
 

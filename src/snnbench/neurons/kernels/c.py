@@ -14,22 +14,24 @@ import ctypes
 import functools
 from pathlib import Path
 
+import torch
+
 from ..._native import I32, I64, P, data_ptr, dtype_suffix, load_library, num_threads
 from ._contract import register, sg_consts
-from ._flat import FlatKernel
+from ._flat import FlatKernel, flat, one_or_flat, reduce_to
 
 __all__ = ["available"]
 
 
-ABI = 3  # snn_lif_kernels_abi() of the library the signatures below describe
+ABI = 4  # snn_lif_kernels_abi() of the library the signatures below describe
 
 
 @functools.lru_cache(maxsize=1)
 def _lib() -> ctypes.CDLL | None:
     lib = load_library(Path(__file__).resolve().parent, "_lif_kernels", lambda r: {
-        "snn_lif_fwd": ([P, P, P, I32, r, r, I32, I32, P, P, I64, I64, I32], None),
-        "snn_lif_bwd": ([P, P, P, P, P, P, I32, r, r, I32, I32, I32, r, r, r, P, I32, P, P,
-                         I64, I64, I32], None),
+        "snn_lif_fwd": ([P, P, I32, P, P, I32, r, r, I32, I32, P, P, I64, I64, I32], None),
+        "snn_lif_bwd": ([P, P, P, P, P, P, I32, P, I32, r, r, I32, I32, I32, r, r, r, P, I32, P,
+                         P, I64, I64, I32], None),
         "snn_alif_fwd": ([P, P, P, P, P, r, r, r, I32, I32, P, P, P, I64, I64, I32], None),
         "snn_alif_bwd": ([P, P, P, P, P, P, P, P, r, r, r, I32, I32, I32, r, r, r, P, I32, I32,
                           P, P, P, I64, I64, I32], None),
@@ -55,47 +57,64 @@ def _dpre(c, u):
     return c.surrogate.derivative(u()).contiguous() if sg_consts(c.surrogate)[0] < 0 else None
 
 
-class LIF(FlatKernel):
-    """With a built-in surrogate the forward writes spikes only and saves its input: the
-    backward recomputes h_t = beta v_{t-1} + x_t block by block in cache (bit-identical to
-    the forward's), which saves one ``[T, N]`` buffer per layer and its first-touch cost,
-    measured at about 40 % of a forward call on a 64 MiB layer. A custom surrogate's
-    derivative is computed in torch from a whole ``h``, which is then saved as before."""
+class LIF:
+    """The LIF kernel over flat buffers, without the ``[N]`` copies of :class:`FlatKernel`:
+    an initial state or decay that is one value for every neuron (the resting state, a
+    per-layer beta) is passed as that value, the final membrane is written once, and
+    backward allocates dL/dv_T and dL/dv0 only when they exist or are wanted (each would
+    be a quarter of a ``[T, N]`` buffer per layer at T = 4).
 
-    scalar_params = True  # one beta for the whole layer is passed as one value
+    What backward reads of the sequence:
+
+    - with ``overwrite`` (the caller will not read ``x`` again): h_t is written over ``x``
+      and backward writes the gradient over h, so the layer allocates no ``[T, N]`` buffer
+      besides its spikes;
+    - with a built-in surrogate: ``x`` is saved and backward recomputes h_t = beta v_{t-1}
+      + x_t block by block in cache (bit-identical to the forward's), one ``[T, N]`` buffer
+      less than saving h;
+    - with a custom surrogate, whose derivative torch computes from a whole ``h``: h.
+    """
+
+    overwrites_input = True
 
     @staticmethod
     def recomputes(c) -> bool:
         return sg_consts(c.surrogate)[0] >= 0
 
-    def reads_states0(self, c, param_grads: bool) -> bool:
-        # the recomputation starts from v0; with a saved h, v0 is read for dL/dbeta only
-        return param_grads or self.recomputes(c)
+    def forward(self, x, states0, params, c, save, *, overwrite=False):
+        nshape, dtype = x.shape[1:], x.dtype
+        T, N = x.shape[0], nshape.numel()
+        v0, v0_one = one_or_flat(states0[0], nshape, dtype)
+        beta, beta_one = one_or_flat(params[0], nshape, dtype)
+        s, vT = torch.empty_like(x), x.new_empty(nshape)
+        h = x if overwrite else x.new_empty(x.shape) if save and not self.recomputes(c) else None
+        _fn("snn_lif_fwd", x)(x.data_ptr(), v0.data_ptr(), int(v0_one), vT.data_ptr(),
+                              beta.data_ptr(), int(beta_one), c.thr, c.vr, c.mode,
+                              int(h is not None), s.data_ptr(), data_ptr(h), T, N,
+                              num_threads(T * N))
+        return s, (vT,), (x if h is None else h,)  # x: h is recomputed in backward
 
-    def fwd(self, x, states, params, c, save, s):
-        """``v`` [N] holds v0 on entry and v_T on exit; fills ``s`` and, with save, saves
-        ``x`` (h recomputed in backward) or fills and saves ``h``."""
-        keep_h = save and not self.recomputes(c)
-        h = x.new_empty(x.shape) if keep_h else None
-        T, N = x.shape[0], states[0].numel()
-        _fn("snn_lif_fwd", x)(x.data_ptr(), states[0].data_ptr(), params[0].data_ptr(),
-                              int(params[0].numel() == 1), c.thr, c.vr, c.mode, int(keep_h),
-                              s.data_ptr(), data_ptr(h), T, N, num_threads(T * N))
-        return (h if keep_h else x,)
-
-    def bwd(self, saved, gs, g, states0, params, c, gparams, gx):
-        (hx,) = saved  # h, or x when h is recomputed
-        recompute = self.recomputes(c)
-        h, x = (None, hx) if recompute else (hx, None)
-        T, N = hx.shape[0], g[0].numel()
+    def backward(self, saved, gs, gfinal, states0, params, c, need, xdtype, *, consume=False):
+        (buf,) = saved  # h (consume: the gradient is written over it), or x to recompute h
+        nshape, dtype = buf.shape[1:], buf.dtype
+        T, N = buf.shape[0], nshape.numel()
+        h, x = (None, buf) if self.recomputes(c) and not consume else (buf, None)
+        gs = torch.zeros_like(buf) if gs is None else gs.to(dtype).contiguous()
+        gv_in = None if gfinal[0] is None else flat(gfinal[0], nshape, dtype)
+        gv_out = buf.new_empty(N) if need[0] else None
+        v0, v0_one = one_or_flat(states0[0], nshape, dtype)
+        beta, beta_one = one_or_flat(params[0], nshape, dtype)
+        gb = buf.new_zeros(N) if need[1] else None
+        gx = buf if consume else torch.empty_like(buf)
         kind, alpha, c0, c1 = sg_consts(c.surrogate)
-        gb = gparams[0]
-        dpre = None if recompute else _dpre(c, lambda: h - c.thr)  # held in a name: ctypes gets only its address
-        _fn("snn_lif_bwd", hx)(data_ptr(h), data_ptr(x), gs.data_ptr(), g[0].data_ptr(),
-                               states0[0].data_ptr(), params[0].data_ptr(), int(params[0].numel() == 1),
-                               c.thr, c.vr, c.mode, int(c.detach), kind,
-                               alpha, c0, c1, data_ptr(dpre), int(gb is not None),
-                               gx.data_ptr(), data_ptr(gb), T, N, num_threads(T * N))
+        dpre = None if x is not None else _dpre(c, lambda: h - c.thr)  # held in a name: ctypes gets only its address
+        _fn("snn_lif_bwd", buf)(data_ptr(h), data_ptr(x), gs.data_ptr(), data_ptr(gv_in),
+                                data_ptr(gv_out), v0.data_ptr(), int(v0_one), beta.data_ptr(),
+                                int(beta_one), c.thr, c.vr, c.mode, int(c.detach), kind, alpha,
+                                c0, c1, data_ptr(dpre), int(gb is not None), gx.data_ptr(),
+                                data_ptr(gb), T, N, num_threads(T * N))
+        return gx, [None if g is None else reduce_to(g.view(nshape), like)
+                    for g, like in ((gv_out, states0[0]), (gb, params[0]))]
 
 
 class ALIF(FlatKernel):
