@@ -11,9 +11,11 @@ from torch import nn
 from snnbench.models.blocks import (
     Folded, MembraneBlock, Neurons, SEWBlock, TimeBatchNorm, TimeDropout, channels_last, conv_unit,
 )
+from snnbench.models.delay_mlp import DelaySpikingMLP
 from snnbench.models.matching import count_parameters
-from snnbench.models.zoo import ResNet, SpikingResNet, SpikingVGG, VGG, n_neuron_layers
+from snnbench.models.zoo import ResNet, SpikingMLP, SpikingResNet, SpikingVGG, VGG, n_neuron_layers
 from snnbench.neurons import lif_step
+from snnbench.neurons.kernels import c_available
 
 
 def test_time_batch_norm_hand_case_train_and_eval():
@@ -227,3 +229,56 @@ def test_zoo_layers_see_channels_last_activity(cls, kw):
     net(torch.rand(2, 3, 32, 32)).sum().backward()
     conv = [x for x in seen if x.dim() == 5 and x.shape[-1] > 1]
     assert conv and all(dense_order(x) == [0, 1, 3, 4, 2] for x in conv)
+
+
+def _overwriting(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if getattr(m, "overwrite_input", False)]
+
+
+@pytest.mark.skipif(not c_available(), reason="compiled kernels not built")
+def test_neurons_that_overwrite_their_input_change_no_result():
+    """The builders let a layer's neurons keep their membrane in the input current's buffer
+    where nothing else reads it (after a conv unit, a residual sum, a linear layer): one
+    training step's logits and gradients are bit-identical with every such layer switched
+    off. The membrane-shortcut block's first neurons, whose input is also the shortcut,
+    must not overwrite it (turning it on changes the result)."""
+    torch.manual_seed(0)
+    models = [SpikingVGG((3, 32, 32), 10, width=1 / 16, hidden=[16], dropout=0.3),
+              SpikingResNet((3, 8, 8), 10, width=1 / 32),
+              SpikingResNet((3, 8, 8), 10, width=1 / 32, connect="membrane"),
+              SpikingMLP((3, 8, 8), [24, 16], 10, dropout=0.3),
+              DelaySpikingMLP((12, 6), [8, 8], 3, max_delay=5)]
+
+    def step(model, x):
+        out = model(x, generator=torch.Generator().manual_seed(1))
+        loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum()
+        return [out.detach(), *torch.autograd.grad(loss, list(model.parameters()))]
+
+    for model in models:
+        off = copy.deepcopy(model)
+        assert _overwriting(model)
+        for m in _overwriting(off):
+            m.overwrite_input = False
+        versions, written = {}, []  # per layer: did its input's version move during the call
+        hooks = [h for m in _overwriting(model) for h in (
+            m.register_forward_pre_hook(lambda mod, args: versions.__setitem__(mod, args[0]._version)),
+            m.register_forward_hook(lambda mod, args, out: written.append(args[0]._version > versions[mod])))]
+        x = torch.rand(4, *model.input_shape)
+        for a, b in zip(step(model, x), step(off, x)):
+            assert torch.equal(a, b)
+        for h in hooks:
+            h.remove()
+        assert any(written)
+    membrane = models[2]
+    first = [b.sn1.neuron for b in membrane.modules() if isinstance(b, MembraneBlock)]
+    assert first and not any(n.overwrite_input for n in first)
+    wrong = copy.deepcopy(membrane)
+    for n in (b.sn1.neuron for b in wrong.modules() if isinstance(b, MembraneBlock)):
+        n.overwrite_input = True
+    x = torch.rand(4, *membrane.input_shape)
+    assert not torch.equal(step(wrong, x)[0], step(membrane, x)[0])
+
+
+def test_neuron_kwargs_cannot_set_overwrite_input():
+    with pytest.raises(ValueError, match="cannot set overwrite_input"):
+        SpikingVGG((3, 32, 32), 10, width=1 / 16, neuron_kwargs={"overwrite_input": True})

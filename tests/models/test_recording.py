@@ -1,11 +1,14 @@
 """snnbench.record: hooks give what the model's own record flags give, within the bounds asked."""
 
+import copy
+
 import pytest
 import torch
 
 import snnbench
 from snnbench.models import FeedForwardSNN, RecurrentSNN
 from snnbench.models.recording import layer_names, record
+from snnbench.neurons import LIF
 
 
 def _ff():
@@ -76,3 +79,30 @@ def test_module_paths_recurrent_layers_and_errors():
         record(m, ["lif9"])
     with pytest.raises(ValueError, match="reduce"):
         record(m, reduce="mean")
+
+
+def test_recorded_synapse_output_is_not_the_next_layers_membrane():
+    """A conv unit's output is the input of neurons that may keep their membrane in it:
+    while recording, the recorder turns that off, so the recorded output is the current
+    (what a copy of the model with overwriting off records) and not h_t; the setting is
+    back after the block."""
+    from snnbench.models.zoo import SpikingVGG
+
+    torch.manual_seed(0)
+    m = SpikingVGG((3, 32, 32), 10, width=1 / 16, norm="none")  # conv output -> neurons
+    off = copy.deepcopy(m)
+    for n in off.modules():
+        if isinstance(n, LIF):
+            n.overwrite_input = False
+    before = [n.overwrite_input for n in m.modules() if isinstance(n, LIF)]
+    x = torch.rand(2, 3, 32, 32)
+    outs = []
+    for model in (m, off):
+        with record(model, ["body.2"]) as rec:
+            model(x).sum().backward()  # with grad: the kernel would overwrite its input
+        outs.append(rec["body.2"].output)
+    assert torch.equal(outs[0], outs[1])
+    with record(m) as rec, torch.no_grad():  # the zoo's populations, named by module path
+        m(x)
+    assert rec["body.0"].spikes.shape == (m.num_steps, 2, 4, 32, 32)
+    assert any(before) and [n.overwrite_input for n in m.modules() if isinstance(n, LIF)] == before

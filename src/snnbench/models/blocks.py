@@ -162,10 +162,16 @@ class Neurons(nn.Module):
     per-layer time constant, :class:`snnbench.neurons.LIF` with ``learn_tau=True``).
     With ``record`` set the last output is kept detached in ``last_spikes``. The layer does
     not scan its input for NaN/inf (``check_finite=False`` unless ``kwargs`` sets it): the
-    model checks its input once, at its boundary."""
+    model checks its input once, at its boundary.
+
+    ``overwrite_input=True`` is for a layer whose input is the fresh output of the layer
+    before it and is read by nothing else (a conv unit's, a linear layer's): the neurons
+    then keep their membrane in that buffer (:func:`snnbench.neurons.lif`). The builders
+    set it where that holds; :class:`snnbench.models.recording.Recorder` turns it off while
+    it records, since a recorded synapse output is such an input."""
 
     def __init__(self, kind: str = "lif", kwargs: dict[str, Any] | None = None,
-                 spiking: bool = True) -> None:
+                 spiking: bool = True, overwrite_input: bool = False) -> None:
         super().__init__()
         self.spiking = bool(spiking)
         self.kind = check_choice("neuron", kind, NEURON_KINDS)
@@ -181,6 +187,10 @@ class Neurons(nn.Module):
             kw["learn_tau"] = True
         # the model checked its input once (SpikingClassifier.encode): no NaN scan per layer
         kw.setdefault("check_finite", False)
+        if "overwrite_input" in kw:
+            raise ValueError("neuron_kwargs cannot set overwrite_input: the model's builder "
+                             "sets it per layer, where nothing else reads the layer's input")
+        kw["overwrite_input"] = bool(overwrite_input)
         cls = IF if kind == "if" else LIF
         try:
             self.neuron = cls(None, **kw)
@@ -229,17 +239,18 @@ class SEWBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, norm: str, neuron: str,
                  neuron_kwargs: dict[str, Any], spiking: bool = True) -> None:
         super().__init__()
-        n1 = Neurons(neuron, neuron_kwargs, spiking)
+        n1 = Neurons(neuron, neuron_kwargs, spiking, overwrite_input=True)  # after a conv unit
         thr = n1.threshold
         self.branch = nn.Sequential(
             conv_unit(cin, cout, norm, stride=stride, threshold=thr), n1,
-            conv_unit(cout, cout, norm, threshold=thr), Neurons(neuron, neuron_kwargs, spiking),
+            conv_unit(cout, cout, norm, threshold=thr),
+            Neurons(neuron, neuron_kwargs, spiking, overwrite_input=True),
         )
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
             self.shortcut = nn.Sequential(
                 conv_unit(cin, cout, norm, kernel_size=1, stride=stride, threshold=thr),
-                Neurons(neuron, neuron_kwargs, spiking),
+                Neurons(neuron, neuron_kwargs, spiking, overwrite_input=True),
             )
 
     def forward(self, s: Tensor) -> Tensor:
@@ -255,12 +266,12 @@ class MembraneBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, norm: str, neuron: str,
                  neuron_kwargs: dict[str, Any], spiking: bool = True) -> None:
         super().__init__()
-        self.sn1 = Neurons(neuron, neuron_kwargs, spiking)
+        self.sn1 = Neurons(neuron, neuron_kwargs, spiking)  # its input u is also the shortcut
         thr = self.sn1.threshold
         alpha = 1.0 / math.sqrt(2.0)  # tdBN: two summed branches keep the variance
         self.branch = nn.Sequential(
             conv_unit(cin, cout, norm, stride=stride, threshold=thr),
-            Neurons(neuron, neuron_kwargs, spiking),
+            Neurons(neuron, neuron_kwargs, spiking, overwrite_input=True),
             conv_unit(cout, cout, norm, threshold=thr, alpha=alpha),
         )
         self.shortcut: nn.Module | None = None

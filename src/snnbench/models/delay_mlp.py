@@ -156,7 +156,8 @@ class DelaySpikingMLP(SpikingClassifier):
             return layer
 
         self.fcs = nn.ModuleList(synapse(a, b) for a, b in zip(sizes[:-2], sizes[1:-1]))
-        self.hidden_neurons = nn.ModuleList(Neurons(neuron, nkw) for _ in self.hidden)
+        self.hidden_neurons = nn.ModuleList(  # each after its synapse (and norm)
+            Neurons(neuron, nkw, overwrite_input=True) for _ in self.hidden)
         thr = self.hidden_neurons[0].threshold
         self.norms = nn.ModuleList(make_norm(self.norm, h, thr) for h in self.hidden)
         self.out = synapse(sizes[-2], sizes[-1])

@@ -43,9 +43,13 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 def layer_names(model: nn.Module) -> dict[str, nn.Module]:
     """``{name: neuron module}`` of every neuron population in forward order, named as
-    the model names its layers (``_layers()`` of the SNN builders; a population that
-    appears under two synapses, e.g. ``rec1`` and ``rec1_rec``, once)."""
+    the model names its layers (``_layers()`` of the SNN builders, module paths of the
+    zoo's spiking VGG/ResNet/MLP; a population that appears under two synapses, e.g.
+    ``rec1`` and ``rec1_rec``, once)."""
     net = _unwrap(model)
+    zoo = getattr(net, "_named_neurons", None)
+    if callable(zoo):  # the zoo's conv nets: populations named by module path (their LIF)
+        return {name: nrn.neuron for name, nrn in zoo() if nrn.neuron is not None}
     layers = getattr(net, "_layers", None)
     out: dict[str, nn.Module] = {}
     if callable(layers):
@@ -164,6 +168,7 @@ class Recorder:
         self._seen: dict[str, int] = {n: 0 for n in self.modules}
         self._handles: list[Any] = []
         self._saved_flags: dict[str, bool] = {}
+        self._overwrites: list[nn.Module] = []
         self._index_cache: dict[tuple[str, int], Tensor | slice] = {}
 
     # -- hooks -----------------------------------------------------------------------------
@@ -237,6 +242,12 @@ class Recorder:
     # -- context ---------------------------------------------------------------------------
 
     def __enter__(self) -> Recorder:
+        # a recorded synapse output may be the next neurons' input: they must not keep
+        # their membrane in it while recording
+        self._overwrites = [m for m in _unwrap(self.model).modules()
+                            if getattr(m, "overwrite_input", False)]
+        for m in self._overwrites:
+            m.overwrite_input = False
         for name, module in self.modules.items():
             self._handles.append(module.register_forward_pre_hook(self._pre_hook(name)))
             self._handles.append(module.register_forward_hook(self._post_hook(name)))
@@ -250,6 +261,9 @@ class Recorder:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        for m in self._overwrites:
+            m.overwrite_input = True
+        self._overwrites.clear()
         for name, flag in self._saved_flags.items():
             self.modules[name].record = flag
         self._saved_flags.clear()

@@ -81,7 +81,9 @@ def _build(net: nn.Module, kind: str, arch: dict[str, Any], in_shape: tuple[int,
     norm, width = arch["norm"], arch["width"]
 
     def neurons() -> Neurons:
-        return Neurons(neuron, nkw, spiking)
+        # every one of these follows a conv unit, a residual sum or a linear layer, whose
+        # output nothing else reads
+        return Neurons(neuron, nkw, spiking, overwrite_input=True)
 
     thr = neurons().threshold if spiking else 1.0
     body: list[nn.Module] = []
@@ -353,8 +355,8 @@ class SpikingMLP(SpikingClassifier):
         sizes = [math.prod(self.encoded_shape), *self.hidden]
         self.fcs = nn.ModuleList(nn.Linear(a, b, bias=self.norm == "none")
                                  for a, b in zip(sizes, sizes[1:]))
-        self.hidden_neurons = nn.ModuleList(
-            Neurons(neuron, neuron_kwargs) for _ in self.hidden)
+        self.hidden_neurons = nn.ModuleList(  # each after its linear layer (and norm)
+            Neurons(neuron, neuron_kwargs, overwrite_input=True) for _ in self.hidden)
         thr = self.hidden_neurons[0].threshold
         self.norms = nn.ModuleList(make_norm(self.norm, h, thr) for h in self.hidden)
         self.out = nn.Linear(sizes[-1], self.num_classes)
