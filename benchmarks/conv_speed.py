@@ -52,7 +52,8 @@ class ConvNet(nn.Module):
         layers: list[nn.Module] = []
         c = 3
         for out in (64, 128, 256):
-            layers += [conv_unit(c, out, norm), Neurons("lif", {}, spiking), make_pool("max", 2)]
+            layers += [conv_unit(c, out, norm), Neurons("lif", {}, spiking, overwrite_input=True),
+                       make_pool("max", 2)]
             c = out
         self.body = nn.Sequential(*layers)
         self.fc = Folded(nn.Linear(256 * 4 * 4, CLASSES))

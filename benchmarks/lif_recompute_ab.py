@@ -1,8 +1,10 @@
-"""A/B of the C LIF's two ways to feed its backward, in whole conv training steps: saving
-``h`` in the forward, or saving the input and recomputing ``h`` in backward (the default
-with a built-in surrogate). Both variants and the ReLU bound run interleaved in one process
-(``benchmarks/conv_speed.py``'s models and step), so load and allocator state hit them
-alike; the figure is the median step time.
+"""A/B of the C LIF's three ways to feed its backward, in whole conv training steps:
+keeping ``h`` in the input current's buffer and writing the gradient over it
+(``overwrite_input``, what the model builders set), saving the input and recomputing ``h``
+in backward (the default with a built-in surrogate when the input may not be
+overwritten), or saving ``h`` in a buffer of its own. The variants and the ReLU bound run
+interleaved in one process (``benchmarks/conv_speed.py``'s models and step), so load and
+allocator state hit them alike; the figure is the median step time.
 
     python benchmarks/lif_recompute_ab.py                      # conv, conv-bn, vgg11 at T=4 and 8
     python benchmarks/lif_recompute_ab.py --rows conv --steps 8 --reps 15
@@ -22,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import conv_speed  # noqa: E402
 
+from snnbench.neurons import LIF  # noqa: E402
 from snnbench.neurons.kernels import c as c_kernels  # noqa: E402
 
 RECOMPUTES = c_kernels.LIF.__dict__["recomputes"]  # the staticmethod, restored after each step
@@ -46,17 +49,22 @@ def main() -> int:
     if not c_kernels.available():
         raise SystemExit("the compiled C kernels are not built (pip install -e .)")
     print("load average at start:", "/".join(f"{x:.1f}" for x in os.getloadavg()))
-    print("| row | T | recompute h ms | save h ms | bound ms | recompute / save h |")
-    print("|---|---|---|---|---|---|")
+    print("| row | T | overwrite ms | recompute h ms | save h ms | bound ms | overwrite / bound "
+          "| recompute / bound | recompute / save h |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in args.rows:
         for T in args.steps:
-            torch.manual_seed(0)
-            a = conv_speed.build_row(row)
-            torch.manual_seed(0)
-            b = conv_speed.build_row(row)
-            fns = {"recompute": (conv_speed.step_fn(a["snn"], T), True),
-                   "save_h": (conv_speed.step_fn(b["snn"], T), False),
-                   "bound": (conv_speed.step_fn(a["bound"], T), True)}
+            models = {}
+            for name in ("overwrite", "recompute", "save_h"):
+                torch.manual_seed(0)
+                models[name] = conv_speed.build_row(row)
+                for m in models[name]["snn"].modules():
+                    if isinstance(m, LIF):
+                        m.overwrite_input = name == "overwrite"
+            fns = {"overwrite": (conv_speed.step_fn(models["overwrite"]["snn"], T), True),
+                   "recompute": (conv_speed.step_fn(models["recompute"]["snn"], T), True),
+                   "save_h": (conv_speed.step_fn(models["save_h"]["snn"], T), False),
+                   "bound": (conv_speed.step_fn(models["overwrite"]["bound"], T), True)}
             for f, r in fns.values():  # warm-up
                 step_with(f, r)
             times: dict[str, list[float]] = {k: [] for k in fns}
@@ -66,8 +74,10 @@ def main() -> int:
                     step_with(f, r)
                     times[k].append(time.perf_counter() - t0)
             med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-            print(f"| {row} | {T} | {med['recompute']:.0f} | {med['save_h']:.0f} | {med['bound']:.0f} | "
-                  f"{med['recompute'] / med['save_h']:.3f} |", flush=True)
+            print(f"| {row} | {T} | {med['overwrite']:.0f} | {med['recompute']:.0f} | {med['save_h']:.0f} | "
+                  f"{med['bound']:.0f} | {med['overwrite'] / med['bound']:.3f} | "
+                  f"{med['recompute'] / med['bound']:.3f} | {med['recompute'] / med['save_h']:.3f} |",
+                  flush=True)
     print("load average at end:", "/".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
 
