@@ -41,6 +41,11 @@ class Kernel(Protocol):
     the spikes and final states (``None`` where absent) and returns ``(gx, grads)``, one
     gradient per initial state and parameter (``None`` where ``need`` is False), each
     summed to its tensor's shape.
+
+    A kernel that sets ``overwrites_input = True`` also takes ``forward(...,
+    overwrite=True)`` (``x`` may be written over: keep ``h`` there) and ``backward(...,
+    consume=True)`` (write the input gradient over the saved ``h`` and return it);
+    :func:`snnbench.neurons.kernels.run` passes them only when the caller gave ``x`` up.
     """
 
     def forward(self, x, states0, params, c, save): ...
