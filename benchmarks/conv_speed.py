@@ -384,7 +384,10 @@ def main() -> None:
             "- `conv`: 3->64->128->256 3x3 convs, each -> [batch norm over T and B] -> LIF "
             "(beta 0.9, soft reset, arctan surrogate) -> 2x2 max pool, fc 4096->10; "
             "`conv-bn` with batch norm. `vgg11`: spiking VGG-11 (`snnbench.models.SpikingVGG`, "
-            "batch norm over time, fc 512->10) against its twin's layers. Peers (when installed) run "
+            "batch norm over time, fc 512->10) against its twin's layers. snnbench's neurons keep "
+            "their membrane in the conv unit's output buffer (`overwrite_input`, as the model "
+            "builders set it), as an in-place ReLU would; the bound's ReLU is not in place (an "
+            "in-place ReLU after the conv was measured slower here). Peers (when installed) run "
             "the same layers: SpikingJelly multi-step `LIFNode(tau=10, decay_input=False, "
             "v_reset=None)` (the same dynamics) with its multi-step `BatchNorm2d`, snnTorch "
             "`Leaky(beta=0.9)` in its per-step loop.",

@@ -85,8 +85,14 @@ static inline void parallel_slices(slice_fn fn, void *args, int64_t n, int nthre
         jobs[k].lo = lo;
         jobs[k].hi = hi;
     }
+    /* kernels keep up to 256 KiB of block state on the stack: ask for room where the
+     * platform's default thread stack is small (512 KiB on macOS) */
+    pthread_attr_t attr;
+    int have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr) pthread_attr_setstacksize(&attr, (size_t)4 << 20);
     for (int k = 1; k < nthreads; k++)
-        started[k] = pthread_create(&tids[k], NULL, run_slice, &jobs[k]) == 0;
+        started[k] = pthread_create(&tids[k], have_attr ? &attr : NULL, run_slice, &jobs[k]) == 0;
+    if (have_attr) pthread_attr_destroy(&attr);
     run_slice(&jobs[0]);
     for (int k = 1; k < nthreads; k++) {
         if (started[k])
