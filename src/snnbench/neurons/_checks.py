@@ -96,6 +96,8 @@ def check_state_shape(name: str, t: torch.Tensor, shape: torch.Size) -> None:
 
 def check_broadcast(name: str, t: torch.Tensor, nshape: torch.Size) -> None:
     """``t`` must broadcast to the neuron shape ``nshape`` (``x_seq.shape[1:]``)."""
+    if t.dim() == 0:  # one value (a float decay): torch.broadcast_shapes costs ~50 us a call
+        return
     try:
         out = torch.broadcast_shapes(t.shape, nshape)
     except RuntimeError:
