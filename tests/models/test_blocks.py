@@ -12,7 +12,9 @@ from snnbench.models.blocks import (
     Folded, MembraneBlock, Neurons, SEWBlock, TimeBatchNorm, TimeDropout, channels_last, conv_unit,
 )
 from snnbench.models.delay_mlp import DelaySpikingMLP
+from snnbench.models.delay_snn import DelaySNN
 from snnbench.models.matching import count_parameters
+from snnbench.models.snn import ConvSNN, FeedForwardSNN
 from snnbench.models.zoo import ResNet, SpikingMLP, SpikingResNet, SpikingVGG, VGG, n_neuron_layers
 from snnbench.neurons import lif_step
 from snnbench.neurons.kernels import c_available
@@ -238,7 +240,7 @@ def _overwriting(model: nn.Module) -> list[nn.Module]:
 @pytest.mark.skipif(not c_available(), reason="compiled kernels not built")
 def test_neurons_that_overwrite_their_input_change_no_result():
     """The builders let a layer's neurons keep their membrane in the input current's buffer
-    where nothing else reads it (after a conv unit, a residual sum, a linear layer): one
+    where nothing else reads it (after a conv unit, a residual sum, a synapse): one
     training step's logits and gradients are bit-identical with every such layer switched
     off. The membrane-shortcut block's first neurons, whose input is also the shortcut,
     must not overwrite it (turning it on changes the result)."""
@@ -247,7 +249,11 @@ def test_neurons_that_overwrite_their_input_change_no_result():
               SpikingResNet((3, 8, 8), 10, width=1 / 32),
               SpikingResNet((3, 8, 8), 10, width=1 / 32, connect="membrane"),
               SpikingMLP((3, 8, 8), [24, 16], 10, dropout=0.3),
-              DelaySpikingMLP((12, 6), [8, 8], 3, max_delay=5)]
+              DelaySpikingMLP((12, 6), [8, 8], 3, max_delay=5),
+              FeedForwardSNN((20,), [16, 12], 4, encoder="bernoulli", num_steps=6),
+              FeedForwardSNN((20,), [16, 12], 4, encoder="bernoulli", num_steps=6, event_synapses=True),
+              ConvSNN((1, 8, 8), [4, 6], 3, kernel_size=3, hidden=[10], num_steps=5),
+              DelaySNN((9, 3), [6, 5], 4, max_delay=4, readout="mean_membrane")]
 
     def step(model, x):
         out = model(x, generator=torch.Generator().manual_seed(1))

@@ -181,17 +181,12 @@ class Neurons(nn.Module):
             self.neuron = None
             return
         from ..neurons import IF, LIF
+        from .components import builder_kwargs
 
-        kw = dict(kwargs or {})
+        cls = IF if kind == "if" else LIF
+        kw = builder_kwargs(cls, kwargs, overwrite_input)
         if kind == "plif":
             kw["learn_tau"] = True
-        # the model checked its input once (SpikingClassifier.encode): no NaN scan per layer
-        kw.setdefault("check_finite", False)
-        if "overwrite_input" in kw:
-            raise ValueError("neuron_kwargs cannot set overwrite_input: the model's builder "
-                             "sets it per layer, where nothing else reads the layer's input")
-        kw["overwrite_input"] = bool(overwrite_input)
-        cls = IF if kind == "if" else LIF
         try:
             self.neuron = cls(None, **kw)
         except TypeError as err:

@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from .._validation import check_choice, check_range
 from ..neurons import IF, LIF, AdaptiveLIF, Izhikevich
 
-__all__ = ["NEURONS", "make_neuron", "fold", "LeakyIntegrator", "resolve_output_beta",
-           "last_membrane"]
+__all__ = ["NEURONS", "make_neuron", "builder_kwargs", "fold", "LeakyIntegrator",
+           "resolve_output_beta", "last_membrane"]
 
 #: Neuron names accepted by the builders -> module classes of snnbench.neurons. A new neuron
 #: kind becomes available to every builder by one entry here.
@@ -29,16 +29,31 @@ NEURONS: dict[str, type[nn.Module]] = {
 }
 
 
-def make_neuron(name: str, shape: Sequence[int], kwargs: dict[str, Any] | None = None) -> nn.Module:
-    """Neuron module of ``snnbench.neurons`` by name, for a layer of ``shape`` neurons.
-
-    The layer skips the per-call NaN/inf scan of its input (``check_finite=False``) unless
-    ``kwargs`` asks for it: the models that build layers here check their input once at the
-    boundary (``SpikingClassifier.encode``), and a hidden current can only turn non-finite
-    through non-finite weights, which the trainer's finite-loss check reports."""
-    cls = NEURONS[check_choice("neuron", name, tuple(NEURONS))]
+def builder_kwargs(cls: type[nn.Module], kwargs: dict[str, Any] | None,
+                   overwrite_input: bool) -> dict[str, Any]:
+    """The keywords a model builder gives a neuron module of class ``cls``: the user's
+    ``neuron_kwargs``, ``check_finite=False`` unless they ask for the scan (the models check
+    their input once at the boundary, ``SpikingClassifier.encode``; a hidden current can only
+    turn non-finite through non-finite weights, which the trainer's finite-loss check
+    reports), and ``overwrite_input`` for the LIF kinds, which the builder decides per layer:
+    only where nothing else reads the layer's input current."""
     kw = dict(kwargs or {})
     kw.setdefault("check_finite", False)
+    if "overwrite_input" in kw:
+        raise ValueError("neuron_kwargs cannot set overwrite_input: the model's builder "
+                         "sets it per layer, where nothing else reads the layer's input")
+    if issubclass(cls, LIF):  # LIF and IF
+        kw["overwrite_input"] = bool(overwrite_input)
+    return kw
+
+
+def make_neuron(name: str, shape: Sequence[int], kwargs: dict[str, Any] | None = None, *,
+                overwrite_input: bool = False) -> nn.Module:
+    """Neuron module of ``snnbench.neurons`` by name, for a layer of ``shape`` neurons, with
+    :func:`builder_kwargs`' keywords (``overwrite_input``: the layer's input current is the
+    fresh output of its synapse and nothing else reads it)."""
+    cls = NEURONS[check_choice("neuron", name, tuple(NEURONS))]
+    kw = builder_kwargs(cls, kwargs, overwrite_input)
     try:
         return cls(tuple(shape), **kw)
     except TypeError as err:  # a misspelt or foreign option: say which neuron refused it

@@ -131,7 +131,8 @@ class DelaySNN(SpikingClassifier):
             DelayedLinear(a, b, self.max_delay, **delay_kw) for a, b in zip(sizes, sizes[1:])
         )
         self.neurons = nn.ModuleList(
-            make_neuron(self.neuron, (h,), self.neuron_kwargs) for h in self.hidden
+            make_neuron(self.neuron, (h,), self.neuron_kwargs, overwrite_input=True)
+            for h in self.hidden  # each after its synapse, whose fresh output nothing else reads
         )
         self.out: nn.Module = (
             DelayedLinear(sizes[-1], self.num_classes, self.max_delay, **delay_kw)

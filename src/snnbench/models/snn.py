@@ -306,7 +306,8 @@ class FeedForwardSNN(SpikingClassifier):
         linear = EventLinear if event_synapses else nn.Linear
         self.fcs = nn.ModuleList(linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.neurons = nn.ModuleList(
-            make_neuron(self.neuron, (h,), self.neuron_kwargs) for h in self.hidden
+            make_neuron(self.neuron, (h,), self.neuron_kwargs, overwrite_input=True)
+            for h in self.hidden  # each after its synapse, whose fresh output nothing else reads
         )
         self.out = linear(sizes[-1], self.num_classes)
         self.out_neurons = self._output_neurons(self.num_classes)
@@ -362,13 +363,14 @@ class ConvSNN(SpikingClassifier):
                 probe = pl(conv(probe))
                 shapes.append(tuple(probe.shape[1:]))
         self.conv_neurons = nn.ModuleList(
-            make_neuron(self.neuron, s, self.neuron_kwargs) for s in shapes
+            make_neuron(self.neuron, s, self.neuron_kwargs, overwrite_input=True) for s in shapes
         )
         self.feature_shape = feat
         sizes = [math.prod(feat), *self.hidden]
         self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.neurons = nn.ModuleList(
-            make_neuron(self.neuron, (h,), self.neuron_kwargs) for h in self.hidden
+            make_neuron(self.neuron, (h,), self.neuron_kwargs, overwrite_input=True)
+            for h in self.hidden  # each after its synapse, whose fresh output nothing else reads
         )
         self.out = nn.Linear(sizes[-1], self.num_classes)
         self.out_neurons = self._output_neurons(self.num_classes)
