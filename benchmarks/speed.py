@@ -666,116 +666,22 @@ def write_doc(path: Path, a, models, missing, train_res, infer_res, mem, bound, 
                 L.append(f"- memory T=100, H=800, {what}: {q:.2f} of snnTorch's (target <= 0.5): "
                          f"{'met' if q <= 0.5 else 'missed'}")
         L.append("")
-    L += ["", NOTES]
+    L += ["", *kept_notes(path)]
     path.write_text("\n".join(L) + "\n")
 
 
-NOTES = """## How the fused kernel works
+NOTES_HEADING = "## How the fused kernel works"
 
-`snnbench.neurons.LIF` (through `lif()`) runs the whole time loop in one call of a kernel
-registered in `snnbench.neurons.kernels`.
-Forward writes spikes into a preallocated `[T, B, H]` buffer without autograd and saves only
-the pre-reset membrane `h_t` (spikes, `v_{t-1}` and the surrogate derivative are functions
-of it); under `no_grad` it saves nothing. Backward runs the reverse recurrence once:
-`g_h = g_s σ'(h - θ) + g_v dv/dh`, `dL/dx_t = g_h`, `g_v(t-1) = β g_h`,
-`dL/dβ = Σ_t g_h v_{t-1}`. On the CPU the kernels give each thread one contiguous
-slice of neurons that walks time; every inner loop is a branch-free contiguous loop over
-neurons (one per reset mode), so the compiler vectorises it; the four built-in surrogates
-are evaluated inline, a custom surrogate's derivative is computed by torch. The CPU
-kernels exist twice with the same loops and order of operations (bit-identical results,
-tested): in C (`snnbench.neurons.kernels._lif_kernels.c`, compiled when snnbench is installed,
-OpenMP threads, loaded with ctypes: the `c` backend) and in numba (the fallback where no
-compiler was available). On a CUDA device Triton kernels (`snnbench.neurons.kernels.triton`)
-do the same in one launch per sequence. The torch backend (in-place ops, one reverse
-loop) is the fallback for CPU half precision and GPUs without triton; `backend="auto"`
-picks c (else numba) for CPU float32/float64 tensors and triton for CUDA tensors.
 
-## What was tried (development measurements, one thread, T=25, H=800, batch 128)
-
-- First numba version (2-D indexing, reset/surrogate branches inside the neuron loop,
-  Python error model): forward 12.8 ms, backward 17.7 ms: not vectorised.
-- Row slices, loops split by reset mode, `error_model="numpy"` (no zero-division checks
-  in the surrogate's division): forward 1.4 ms, backward 1.7-2.5 ms; a ReLU forward
-  allocating its output takes 0.4-0.6 ms, a 10 MB copy 0.4 ms.
-- Blocks of 2,048 neurons per work item against one slice per thread: the slice was
-  faster (fewer fork/joins), and results do not depend on the thread count.
-- torch backend (in-place per-step ops): 1.1-1.5x the bound; it stays as the
-  no-numba path.
-
-## Where the remaining gap comes from
-
-Per LIF layer the fused kernel touches about as much memory as the bound's ReLU, plus one
-`[T, B, H]` buffer: the saved `h`. At T=100, H=800 each such buffer is 40 MiB, above
-glibc's 32 MiB mmap threshold, so every allocation is a fresh mapping whose pages fault
-in on first touch; in this VM that costs tens of ms of CPU per buffer and step (see the
-table above: ReLU forward + backward grows ~10x from T=25 to T=100 for 4x the data). Writing the
-gradient into `h`'s buffer in backward would remove one buffer, but would break a second
-backward through the same graph (`retain_graph=True`), so it was not done.
-
-## Event-driven synapses
-
-`snnbench.synapses.event_linear.EventLinear` (a drop-in `nn.Linear`; `event_synapses=True`
-in `FeedForwardSNN` and its configs) multiplies only the nonzero inputs. The input is
-turned into compressed rows (per sample-step the indices and values of its spikes: one
-branch-free pass), and one kernel (C, or numba where the C library was not built)
-computes `out[r] = sum_e val_e * src[col_e]`:
-forward with `src = W^T`, and the weight gradient `g^T x` with `src = g` over chunks of
-rows (the events of each chunk regrouped by input, so the chunk of `g` stays in cache).
-Each thread owns a block of output columns (no two threads write the same memory; the
-result does not depend on the thread count) and events are taken four at a time, so each
-output row is read and written once per four weight rows. The input gradient `g W` is
-dense and stays with torch (the first layer's input needs none). At input density `p` the
-two products are 2.4-2.6x faster than the dense ones at p = 0.1, 1.4-1.5x at 0.2,
-1.1-1.2x at 0.3 and slower from 0.4 (0.8x) on this machine (`python
-benchmarks/event_linear_speed.py --threads 2`, 2026-11-26);
-denser inputs (`max_density`, default 0.25) and layers with fewer than 256 outputs use the
-dense product. End to end, the `mnist5k-rate` preset's SNN (784-512-10, Bernoulli input)
-trains 1.2-1.26x faster with `event_synapses: true` (26.3-27.1 s against 21.8 s for 12
-epochs in two runs with the first C kernels, 22.8 against 18.2 s once every C loop was
-vectorised, 28.1 against 23.6 s with the numba ones; test accuracy 95.1 / 95.0 % in every
-run; `python benchmarks/event_synapses_e2e.py --threads 2`). The
-previous session measured 1.35x (23.6 against 17.5 s); the code of that session, rerun
-beside these runs, took 29.4 against 24.8 s (1.19x), so the machine, not the code, moved.
-Development steps (T=25, H=800, p=0.2, 2 threads, forward): one event at a time 24 ms
-against 22 ms dense (L2-bound: each event reads and writes the output row); four at a time
-11 ms; building the events 1-1.6 ms (a branching fill cost 3.8 ms). torch's sparse CSR
-product (MKL) took 28 ms forward and 25 ms for the weight gradient at the same density.
-
-## Memory after import, and the peer speed-up
-
-numba's first call in a process initialises LLVM and maps its compiled kernels: 60-140
-MiB once in our runs (a one-line cached `njit` function alone costs 58 MiB, 35 MiB of it
-LLVM's shared-library code pages), whatever the network size. That one-off is why the
-numba rows' peak over the post-import RSS is far above their per-step memory (over
-warm-up), and why the CPU kernels also exist in C: the C libraries are a few hundred KiB,
-so the `c` rows pay no start-up. The event synapses keep, between forward and backward,
-one bit per input for spikes (at density 0.2 a sixth of the int32 event list; graded
-inputs keep indices and values; backward regroups the events straight from the bits),
-and their per-call event lists are mapped directly, so they go back to the OS when freed:
-from glibc's heap, whose mmap threshold rises after the first such block is freed, they
-stayed resident (154-156 against 148 MiB over import, medians of 5 processes; with
-`MALLOC_MMAP_THRESHOLD_` fixed the event and dense models peaked alike, which is how the
-cause was found). The mapping costs first-touch page faults, about 0.5 ms per MiB here. With dense synapses the speed-up over
-the best peer is capped: SpikingJelly runs within 1.2-1.37x of the dense bound on this
-machine (1.45-1.59x in the issue's table), so 1.35x faster than it means running below
-the dense bound, which only skipping zero inputs does.
-
-## Threads and noise
-
-Two torch threads (which the C kernels share through OpenMP) and two numba threads on the
-2-core machine. With other jobs on the cores every
-parallel region waits for a descheduled partner (3-4x slower and meaningless ratios), so
-the run records the load average at its start; passes on a quiet machine differ by about
-5-10% per cell (T=100, H=800 gave 1.09 and 1.18 of the bound for the dense fused model in
-two passes).
-
-GPU: `docs/performance_gpu.md` (written by `benchmarks/gpu_speed.py` on a CUDA machine)
-compares the Triton backend with the torch backend, the bound and the peers on the same
-network. Event synapses fall back to the dense product there. One LIF layer alone at
-T=100, B=1024, H=800 (`python benchmarks/gpu_speed.py --profile 100:800:1024`, H200):
-forward + backward 0.86 ms with blocks of 256 neurons per program (128: 1.03, 512: 0.92,
-1024: 1.03 ms), SpikingJelly 2.0's LIF node 0.94 ms, copying the same bytes 0.47 ms.
-"""
+def kept_notes(path: Path) -> list[str]:
+    """The hand-written part of an existing doc (from :data:`NOTES_HEADING` to the end),
+    kept as it is: the script owns the tables above it, the notes below are edited by hand
+    as the kernels change."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    at = text.find(NOTES_HEADING)
+    return [text[at:].rstrip("\n")] if at >= 0 else []
 
 
 if __name__ == "__main__":
