@@ -44,11 +44,11 @@ def _unwrap(model: nn.Module) -> nn.Module:
 def layer_names(model: nn.Module) -> dict[str, nn.Module]:
     """``{name: neuron module}`` of every neuron population in forward order, named as
     the model names its layers (``_layers()`` of the SNN builders, module paths of the
-    zoo's spiking VGG/ResNet/MLP; a population that appears under two synapses, e.g.
+    zoo's spiking VGG and ResNet; a population that appears under two synapses, e.g.
     ``rec1`` and ``rec1_rec``, once)."""
     net = _unwrap(model)
     zoo = getattr(net, "_named_neurons", None)
-    if callable(zoo):  # the zoo's conv nets: populations named by module path (their LIF)
+    if callable(zoo):  # spiking VGG/ResNet: populations named by module path (their LIF)
         return {name: nrn.neuron for name, nrn in zoo() if nrn.neuron is not None}
     layers = getattr(net, "_layers", None)
     out: dict[str, nn.Module] = {}
