@@ -63,9 +63,11 @@ class SnnbenchFused(nn.Module):
         from snnbench.neurons import LIF
 
         self.fc1, self.fc2 = nn.Linear(NIN, hidden), nn.Linear(hidden, NOUT)
-        # check_finite=False: the input is checked once, not again by every layer
+        # check_finite=False: the input is checked once, not again by every layer;
+        # overwrite_input: each Linear's fresh output is read by nothing else (as the model
+        # builders set it; the numba and torch backends ignore it)
         kw = dict(beta=BETA, threshold=THR, reset="soft", surrogate="atan", backend=backend,
-                  check_finite=False)
+                  check_finite=False, overwrite_input=True)
         self.lif1, self.lif2 = LIF(**kw), LIF(**kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -605,7 +607,9 @@ def write_doc(path: Path, a, models, missing, train_res, infer_res, mem, bound, 
         f"(p = {DENSITY}) spikes. The matmul-only bound is the same two Linear layers applied "
         "once to the folded `[T*B, 784]` input with a ReLU, no neuron dynamics: the bound of "
         "any implementation that multiplies densely. The event-synapse row skips the zero "
-        "inputs and so can run below it (see below).",
+        "inputs and so can run below it (see below). snnbench's LIF layers keep their "
+        "membrane in the Linear output's buffer (`overwrite_input`, as its model builders set "
+        "it; the C kernels only).",
         f"- timing: models interleaved step by step in one process; {a.warmup} warm-up steps, "
         f"median of {a.reps} steps (± half the inter-quartile range), median over "
         f"{a.passes} pass(es); torch and numba threads: {torch.get_num_threads()}; load "
