@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_cost_estimate import HEADING, generated_by, main as cost_main, minutes_columns  # noqa: E402
+from gpu_cost_estimate import (  # noqa: E402
+    HEADING, cost_row, generated_by, main as cost_main, minutes_columns, split_sizes,
+)
 
 from snnbench.data.splits import DatasetInfo  # noqa: E402
 from snnbench.experiments.config import load_suite  # noqa: E402
@@ -77,19 +79,16 @@ def render(tflops: list[float]) -> str:
     ]
     for preset in PRESETS:
         exp = load_suite(preset).experiments[0]
-        n_train = round(TRAIN * (1 - exp.data.val_fraction))
-        n_eval = TRAIN - n_train + TEST
+        n_train, n_eval = split_sizes(TRAIN, TEST, exp.data.val_fraction)
         for m in exp.models:
             model, info = build_experiment_model(exp, m, INFO)
             train_step, forward = step_flops(model)
             epoch = train_step * n_train + forward * n_eval
             # T: an SNN's time steps; cifar10-line reads every model's image as 32 rows
             steps = m.kwargs.get("num_steps") or (32 if preset == "cifar10-line" else "-")
-            minutes = [exp.train.epochs * epoch / (t * 1e12) / 60 for t in tflops]
-            lines.append(
-                f"| {preset} | {m.name} ({m.type}) | {info['params']:,} | {steps} | {train_step / 1e9:.2f} | "
-                f"{epoch / 1e15:.3f} | {exp.train.epochs} | " + " | ".join(f"{mn:.1f}" for mn in minutes) + " |"
-            )
+            cells = [preset, f"{m.name} ({m.type})", f"{info['params']:,}", str(steps),
+                     f"{train_step / 1e9:.2f}"]
+            lines.append(cost_row(cells, epoch, exp.train.epochs, tflops))
     return "\n".join(lines)
 
 

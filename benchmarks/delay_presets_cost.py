@@ -27,7 +27,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_cost_estimate import HEADING, generated_by, main as cost_main, minutes_columns  # noqa: E402
+from gpu_cost_estimate import (  # noqa: E402
+    HEADING, cost_row, generated_by, main as cost_main, minutes_columns, split_sizes,
+)
 
 from snnbench.experiments.config import load_suite  # noqa: E402
 from snnbench.experiments.runner import build_experiment_model  # noqa: E402
@@ -82,17 +84,13 @@ def render(tflops: list[float]) -> str:
         exp = suite.experiments[0]
         info = SimpleNamespace(name=preset, kind="timeseries", input_shape=(d["frames"], d["inputs"]),
                                num_classes=d["classes"])
-        n_train = round(d["train"] * (1 - exp.data.val_fraction))
-        n_eval = d["train"] - n_train + d["test"]
+        n_train, n_eval = split_sizes(d["train"], d["test"], exp.data.val_fraction)
         for m in exp.models:
             model, minfo = build_experiment_model(exp, m, info)
             fwd = forward_flops(model, d["frames"])
             epoch = 3 * fwd * n_train + fwd * n_eval
-            minutes = [exp.train.epochs * epoch / (t * 1e12) / 60 for t in tflops]
-            lines.append(
-                f"| {preset} | {m.name} ({m.type}) | {minfo['params']:,} | {3 * fwd / 1e9:.2f} | "
-                f"{epoch / 1e15:.3f} | {exp.train.epochs} | " + " | ".join(f"{mn:.1f}" for mn in minutes) + " |"
-            )
+            cells = [preset, f"{m.name} ({m.type})", f"{minfo['params']:,}", f"{3 * fwd / 1e9:.2f}"]
+            lines.append(cost_row(cells, epoch, exp.train.epochs, tflops))
     return "\n".join(lines)
 
 

@@ -26,6 +26,20 @@ def minutes_columns(tflops: list[float]) -> str:
     return " | ".join(f"min per seed at {t:g} TFLOP/s" for t in tflops)
 
 
+def split_sizes(train: int, test: int, val_fraction: float) -> tuple[int, int]:
+    """Samples trained on per epoch and samples evaluated per epoch (validation + test)."""
+    n_train = round(train * (1 - val_fraction))
+    return n_train, train - n_train + test
+
+
+def cost_row(cells: list[str], epoch_flops: float, epochs: int, tflops: list[float]) -> str:
+    """One table row: the script's own ``cells``, then PFLOP per epoch, epochs and the
+    minutes per seed at each assumed throughput."""
+    minutes = [epochs * epoch_flops / (t * 1e12) / 60 for t in tflops]
+    return ("| " + " | ".join(cells) + f" | {epoch_flops / 1e15:.3f} | {epochs} | "
+            + " | ".join(f"{mn:.1f}" for mn in minutes) + " |")
+
+
 def main(argv: list[str] | None, *, description: str, render: Callable[[list[float]], str], doc: Path,
          section: str, title: str) -> int:
     """``--tflops`` (assumed effective throughputs), ``--doc``, ``--no-write``: print the
