@@ -52,10 +52,9 @@ class Kind(NamedTuple):
     ``default()`` gives the parameters used when ``p`` is None; ``check(p)`` validates
     them (and returns them); ``prepare(state, x, p)`` turns ``state`` (or None: rest) into
     the kind's state shaped like one step ``x``; ``core(x, state, p) -> (s, h, state)``
-    is the reference step; ``kernel(x_seq, state, p, backend) -> (spikes, state)`` runs
-    the whole sequence in a registered kernel, when ``fits_kernel(p)`` (None: no kernel);
-    a kernel that can keep its membrane in the input's buffer also takes
-    ``overwrite_input``. ``rest(x)``, when given, is the kernel's resting state as
+    is the reference step; ``kernel(x_seq, state, p, backend, overwrite_input) -> (spikes,
+    state)`` runs the whole sequence in a registered kernel, when ``fits_kernel(p)`` (None:
+    no kernel; ``overwrite_input`` as in :func:`snnbench.neurons.kernels.run`). ``rest(x)``, when given, is the kernel's resting state as
     broadcast zeros (no ``[B, ...]`` buffers for a state the kernel reads as one value).
     """
 
@@ -87,8 +86,7 @@ def run_kind(kind: Kind, x_seq: torch.Tensor, state, p, return_membrane: bool, f
     if fused and not return_membrane and kind.kernel is not None and kind.fits_kernel(p):
         x0 = x_seq.detach()[0]
         st = kind.rest(x0) if state is None and kind.rest is not None else kind.prepare(state, x0, p)
-        kw = {"overwrite_input": True} if overwrite_input else {}
-        return kind.kernel(x_seq, st, p, backend, **kw)
+        return kind.kernel(x_seq, st, p, backend, overwrite_input)
     xs = x_seq.unbind(0)
     return scan(lambda x, st: kind.core(x, st, p), xs, kind.prepare(state, xs[0], p),
                 return_membrane)

@@ -137,10 +137,11 @@ def _alif_core(x, state: ALIFState, p: ALIFParams):
     return s, h, ALIFState(v, theta, ref)
 
 
-def _alif_kernel(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str):
+def _alif_kernel(x_seq: torch.Tensor, st: ALIFState, p: ALIFParams, backend: str,
+                 overwrite_input: bool):
     s, v, theta = run_fused("alif", x_seq, (st.v, st.theta),
                             {"beta": p.beta, "theta_decay": p.theta_decay}, p, backend,
-                            (float(p.theta_plus),))
+                            (float(p.theta_plus),), overwrite_input)
     return s, ALIFState(v, theta, st.refractory)
 
 

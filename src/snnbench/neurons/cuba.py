@@ -111,9 +111,10 @@ def _cuba_core(x, st: CubaLIFState, p: CubaLIFParams):
     return s, h, CubaLIFState(i, v)
 
 
-def _cuba_kernel(x_seq: torch.Tensor, st: CubaLIFState, p: CubaLIFParams, backend: str):
+def _cuba_kernel(x_seq: torch.Tensor, st: CubaLIFState, p: CubaLIFParams, backend: str,
+                 overwrite_input: bool):
     s, i, v = run_fused("cuba", x_seq, (st.i, st.v), {"alpha": p.alpha, "beta": p.beta}, p,
-                        backend)
+                        backend, overwrite_input=overwrite_input)
     return s, CubaLIFState(i, v)
 
 

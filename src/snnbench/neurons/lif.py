@@ -176,7 +176,7 @@ def _lif_core(x: torch.Tensor, st: LIFState, p: LIFParams):
 
 
 def _lif_kernel(x_seq: torch.Tensor, st: LIFState, p: LIFParams, backend: str,
-                overwrite_input: bool = False):
+                overwrite_input: bool):
     spikes, v = run_fused("lif", x_seq, (st.v,), {"beta": p.beta}, p, backend,
                           overwrite_input=overwrite_input)
     return spikes, LIFState(v, st.refractory)
